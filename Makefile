@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SIZE   ?= 10000000
+
+.PHONY: demo test lab bench lint format venv clean
+
+# Rebuilt only when pyproject.toml changes, so a second run starts at once.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name accessmon --display-name "accessmon" >/dev/null
+	touch $@
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/accessmon demo
+	$(BIN)/accessmon summary
+
+test: $(STAMP)
+	$(BIN)/ruff check accessmon tests benchmarks
+	$(BIN)/ruff format --check accessmon tests benchmarks
+	$(BIN)/pytest -n 2 -q
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --size $(SIZE)
+
+lint: $(STAMP)
+	$(BIN)/ruff check accessmon tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format accessmon tests benchmarks
+	$(BIN)/ruff check --fix accessmon tests benchmarks
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,24 @@
+"""accessmon: Teleport's Access Monitoring views, role checks and reports, open and local.
+
+`import accessmon` stays light; engines, pandas and plotly load when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .errors import AccessmonError
+
+__version__ = "0.1.0"
+__all__ = ["AccessmonError", "Session", "__version__", "query"]
+
+if TYPE_CHECKING:
+    from .session import Session, query
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Session", "query"):
+        from . import session
+
+        return getattr(session, name)
+    raise AttributeError(f"module 'accessmon' has no attribute {name!r}")

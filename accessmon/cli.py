@@ -1,0 +1,263 @@
+"""The `accessmon` command, shaped like `tctl audit` so Teleport users feel at home."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import AccessmonError
+
+_GLOBAL_OPTIONS = [
+    click.option(
+        "--store",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Audit store directory [default: ./data/audit, or ACCESSMON_STORE].",
+    ),
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Config file [default: ./accessmon.yaml if present, or ACCESSMON_CONFIG].",
+    ),
+    click.option(
+        "--user", help="Analyst identity [default: ACCESSMON_USER, JUPYTERHUB_USER, login]."
+    ),
+    click.option(
+        "--engine",
+        type=click.Choice(["duckdb", "athena"]),
+        help="Query engine [default: duckdb, or ACCESSMON_ENGINE].",
+    ),
+]
+_GLOBAL_KEYS = ("store", "config_file", "user", "engine")
+
+
+def global_options(f):
+    """Accept the global options after a subcommand too; the later one wins."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        obj = click.get_current_context().ensure_object(dict)
+        for key in _GLOBAL_KEYS:
+            value = kwargs.pop(key, None)
+            if value is not None:
+                obj[key] = value
+        return f(*args, **kwargs)
+
+    for option in reversed(_GLOBAL_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def window_options(f):
+    f = click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day of the window.")(f)
+    f = click.option("--from", "start", metavar="YYYY-MM-DD", help="First day of the window.")(f)
+    return click.option(
+        "--days", type=click.IntRange(min=1), help="Last N days, today included [default: 7]."
+    )(f)
+
+
+def _session():
+    from .session import Session
+
+    obj = click.get_current_context().ensure_object(dict)
+    return Session(
+        config_file=obj.get("config_file"),
+        store=obj.get("store"),
+        engine=obj.get("engine"),
+        user=obj.get("user"),
+    )
+
+
+def _config():
+    from .config import load_config
+
+    obj = click.get_current_context().ensure_object(dict)
+    flags = {k: obj.get(k) for k in ("store", "engine", "user")}
+    return load_config(obj.get("config_file"), flags=flags)
+
+
+class _Group(click.Group):
+    """Turns AccessmonError into one line on stderr: analysts never see a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AccessmonError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:
+            if os.environ.get("ACCESSMON_DEBUG"):
+                raise
+            click.echo(
+                f"internal error: {type(e).__name__}: {e} (set ACCESSMON_DEBUG=1 for a traceback)",
+                err=True,
+            )
+            ctx.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@global_options
+@click.version_option(package_name="accessmon")
+def main() -> None:
+    """accessmon: SQL views, role checks and reports over Teleport audit logs."""
+
+
+# -- store ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@global_options
+def ingest(paths: tuple[Path, ...]) -> None:
+    """Read Teleport audit logs (JSON lines, .gz, JSON arrays, folders) into the store."""
+    from .ingest import ingest as run_ingest
+
+    summary = run_ingest(paths, _config().store)
+    click.echo(summary.as_text())
+
+
+@main.command()
+@click.option("--events", type=click.IntRange(min=1), default=200_000, show_default=True)
+@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True)
+@click.option("--users", type=click.IntRange(min=1), default=40, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), help="Last day [default: today].")
+@global_options
+def demo(events: int, days: int, users: int, seed: int, end_date) -> None:
+    """Write a synthetic but realistic Teleport audit log into the store."""
+    import time
+
+    from .demo import write_demo
+
+    store = _config().store
+    started = time.perf_counter()
+    added, dups = write_demo(
+        store,
+        events=events,
+        days=days,
+        users=users,
+        seed=seed,
+        end_date=end_date.date() if end_date else None,
+    )
+    click.echo(
+        f"demo: {added} events added to {store} ({dups} already there) "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@global_options
+def summary(fmt: str) -> None:
+    """What the store holds: days, files, events per type."""
+    from .store import summarize
+
+    info = summarize(Path(_config().store))
+    if fmt == "json":
+        click.echo(json.dumps(info, indent=2))
+        return
+    if not info["events"]:
+        click.echo(f"store {info['store']} is empty: run `accessmon demo` or `accessmon ingest`")
+        return
+    click.echo(
+        f"store {info['store']}: {info['events']} events in {info['files']} files, "
+        f"{info['days']} days from {info['first_day']} to {info['last_day']}"
+    )
+    for event_type, count in info["event_types"].items():
+        click.echo(f"  {count:>9}  {event_type}")
+
+
+# -- views and queries ----------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("view", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@global_options
+def schema(view: str | None, fmt: str) -> None:
+    """List the views, or one view's columns and types."""
+    from .views import all_views, get_view
+
+    views = [get_view(view)] if view else list(all_views().values())
+    if fmt == "json":
+        doc = [
+            {
+                "name": v.name,
+                "event_type": v.event_type,
+                "columns": [
+                    {"name": c.name, "type": c.type, "path": c.json_path} for c in v.columns
+                ],
+            }
+            for v in views
+        ]
+        click.echo(json.dumps(doc[0] if view else doc, indent=2))
+        return
+    if view:
+        v = views[0]
+        click.echo(f"{v.name}  (event {v.event_type}, codes {v.codes})")
+        width = max(len(c.name) for c in v.columns)
+        for c in v.columns:
+            click.echo(f"  {c.name:<{width}}  {c.type}")
+        return
+    for v in views:
+        click.echo(f"{v.name:<32} {v.event_type:<32} {len(v.columns)} columns")
+
+
+@main.group()
+@global_options
+def query() -> None:
+    """Run Trino SQL over the audit views, like `tctl audit query`."""
+
+
+@query.command("exec")
+@click.argument("sql", required=False)
+@window_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv", "table"]),
+    default="json",
+    show_default=True,
+)
+@click.option("--show-sql", is_flag=True, help="Print the SQL the engine would run, and stop.")
+@click.option("--stats", is_flag=True, help="Print engine statistics on stderr.")
+@global_options
+def query_exec(sql, days, start, end, fmt, show_sql, stats) -> None:
+    """Run SQL (an argument, or stdin) and print the rows; JSON as tctl prints it."""
+    from . import output
+
+    if not sql:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise click.UsageError("give the SQL as an argument or on stdin")
+        sql = sys.stdin.read()
+    with _session() as session:
+        checked, _window, rendered = session.prepare(sql, days, start, end)
+        if show_sql:
+            click.echo(rendered)
+            return
+        result = session.engine.execute(rendered, checked)
+    if fmt == "json":
+        click.echo(output.to_tctl_json(result.table))
+    elif fmt == "csv":
+        click.echo(output.to_csv(result.table), nl=False)
+    else:
+        from rich.console import Console
+
+        Console().print(output.to_table(result.table))
+    if stats:
+        click.echo(json.dumps({"rows": len(result), **result.stats.as_dict()}), err=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

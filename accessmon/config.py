@@ -1,0 +1,168 @@
+"""Configuration has one home: this frozen model, built from file, then environment, then flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG = Path("accessmon.yaml")
+
+#: Environment variable -> config key. Later sources win: file < environment < flags.
+ENV_KEYS = {
+    "ACCESSMON_STORE": "store",
+    "ACCESSMON_ENGINE": "engine",
+    "ACCESSMON_USER": "user",
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AthenaConfig(_Section):
+    database: str | None = None
+    table: str | None = None
+    workgroup: str | None = None
+    region: str | None = None
+    query_results: str | None = None
+    report_results: str | None = None
+    role_arn: str | None = None
+    role_tags: dict[str, str] | None = None
+    external_id: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    data_limit: int | None = Field(default=None, description="bytes scanned per user per day")
+
+
+class RbacConfig(_Section):
+    resources: list[Path] = Field(default_factory=list)
+
+
+class DuckDBConfig(_Section):
+    memory_limit: str = "2GB"
+    threads: int = Field(default=2, ge=1)
+    timeout_seconds: float = Field(default=300.0, gt=0)
+
+
+class Config(_Section):
+    """Everything accessmon can be told. Paths in a file are relative to that file."""
+
+    store: Path = Path("data/audit")
+    engine: Literal["duckdb", "athena"] = "duckdb"
+    user: str | None = None
+    athena: AthenaConfig = Field(default_factory=AthenaConfig)
+    duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)
+    rbac: RbacConfig = Field(default_factory=RbacConfig)
+    audit_log: Path = Path("data/accessmon-audit.jsonl")
+    queries_dir: Path = Path("queries")
+    reports_dir: Path = Path("reports/definitions")
+    rules_dir: Path = Path("rules")
+    source: Path | None = Field(default=None, exclude=True)
+
+
+_PATH_KEYS = ("store", "audit_log", "queries_dir", "reports_dir", "rules_dir")
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of a key path in YAML text, for error messages."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _read_file(path: Path) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(e, 'problem', e)}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    return data, text
+
+
+def _rebase(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Resolve relative paths given in a file against the file's folder."""
+    out = dict(data)
+    for key in _PATH_KEYS:
+        if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
+            out[key] = str(base / out[key])
+    rbac = out.get("rbac")
+    if isinstance(rbac, dict) and isinstance(rbac.get("resources"), list):
+        rbac = dict(rbac)
+        rbac["resources"] = [
+            str(base / r) if isinstance(r, str) and not Path(r).is_absolute() else r
+            for r in rbac["resources"]
+        ]
+        out["rbac"] = rbac
+    return out
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the Config: file (explicit, ACCESSMON_CONFIG or ./accessmon.yaml), env, then flags."""
+    environ = os.environ if environ is None else environ
+    path: Path | None = None
+    if config_file:
+        path = Path(config_file)
+    elif environ.get("ACCESSMON_CONFIG"):
+        path = Path(environ["ACCESSMON_CONFIG"])
+    elif DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    text = ""
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        raw, text = _read_file(path)
+        data = _rebase(raw, path.parent)
+    for var, key in ENV_KEYS.items():
+        if environ.get(var):
+            data[key] = environ[var]
+    for key, value in (flags or {}).items():
+        if value is not None:
+            data[key] = value
+    try:
+        return Config(**data, source=path)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        where = str(path) if path else "settings"
+        line = _line_of(text, loc) if text else None
+        if line:
+            where += f":{line}"
+        if err["type"] == "extra_forbidden":
+            raise ConfigError(f"{where}: unknown key '{key}'") from None
+        raise ConfigError(f"{where}: {key}: {err['msg']}") from None

@@ -1,0 +1,36 @@
+"""Engines share one interface; each is chosen by name and imported only when used."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..result import QueryResult
+    from ..validate import CheckedQuery
+    from ..window import Window
+
+#: name -> "module:class"; heavy drivers (pyathena, boto3) load only with their engine.
+ENGINES = {
+    "duckdb": "accessmon.engines.duckdb:DuckDBEngine",
+    "athena": "accessmon.engines.athena:AthenaEngine",
+}
+
+
+class Engine(Protocol):
+    name: str
+
+    def render(self, query: CheckedQuery, window: Window) -> str:
+        """The SQL that would run: the used views as WITH clauses, then the analyst's query."""
+
+    def execute(self, sql: str, query: CheckedQuery) -> QueryResult:
+        """Run SQL produced by `render`."""
+
+    def close(self) -> None: ...
+
+
+def get_engine(config: Config) -> Engine:
+    """The engine the configuration names (the Config model admits only known names)."""
+    module, _, cls = ENGINES[config.engine].partition(":")
+    return getattr(importlib.import_module(module), cls)(config)

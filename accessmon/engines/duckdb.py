@@ -1,0 +1,122 @@
+"""The embedded engine: DuckDB over the local store, sandboxed before analyst SQL runs."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+
+from .. import store as store_mod
+from ..config import Config
+from ..errors import EngineError, QueryError, StoreError
+from ..result import QueryResult, QueryStats
+from ..validate import CheckedQuery
+from ..views import all_views, did_you_mean
+from ..viewsql import duckdb_events_source, duckdb_view, quote_literal
+from ..window import Window
+from .base import with_views
+
+
+class DuckDBEngine:
+    name = "duckdb"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store = Path(config.store).resolve()
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    # -- SQL ------------------------------------------------------------------------------
+
+    def render(self, query: CheckedQuery, window: Window) -> str:
+        files = store_mod.files_between(self.store, window.start, window.end)
+        source = duckdb_events_source(files)
+        views = all_views()
+        view_sql = {name: duckdb_view(views[name], source, window) for name in query.views}
+        return with_views(query.tree, view_sql, "duckdb")
+
+    # -- execution ------------------------------------------------------------------------
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """A connection that can read the store and nothing else, and cannot be reconfigured."""
+        if self._con is None:
+            if not self.store.is_dir():
+                raise StoreError(
+                    f"no audit store at {self.store}: run `accessmon demo` or `accessmon ingest`"
+                )
+            limits = self.config.duckdb
+            con = duckdb.connect(":memory:")
+            for setting in (
+                "SET TimeZone = 'UTC'",
+                f"SET memory_limit = {quote_literal(limits.memory_limit)}",
+                f"SET threads = {int(limits.threads)}",
+                "SET autoinstall_known_extensions = false",
+                "SET autoload_known_extensions = false",
+                f"SET allowed_directories = [{quote_literal(str(self.store) + '/')}]",
+                "SET enable_external_access = false",
+                "SET lock_configuration = true",
+            ):
+                con.execute(setting)
+            self._con = con
+        return self._con
+
+    def execute(self, sql: str, query: CheckedQuery) -> QueryResult:
+        con = self.connection()
+        timer = threading.Timer(self.config.duckdb.timeout_seconds, con.interrupt)
+        started = time.perf_counter()
+        timer.start()
+        try:
+            table = arrow_table(con.sql(sql))
+        except KeyboardInterrupt:
+            con.interrupt()
+            raise
+        except duckdb.InterruptException:
+            raise EngineError(
+                f"the query was stopped after {self.config.duckdb.timeout_seconds:g} s "
+                "(duckdb.timeout_seconds)"
+            ) from None
+        except duckdb.Error as e:
+            raise translate_error(e, query) from None
+        finally:
+            timer.cancel()
+        elapsed = int((time.perf_counter() - started) * 1000)
+        return QueryResult(table, sql, QueryStats("duckdb", elapsed_ms=elapsed), query.views)
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+def arrow_table(relation: duckdb.DuckDBPyRelation):
+    """The result as a pyarrow Table (the method's name changed in DuckDB 2.0)."""
+    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
+    return fetch()
+
+
+_MISSING_COLUMN = re.compile(r'Referenced column "?([^"\s]+)"? not found', re.I)
+_TYPE_ERROR = re.compile(r"No function matches the given name and argument types '([^']+)'")
+
+
+def translate_error(e: duckdb.Error, query: CheckedQuery) -> Exception:
+    """Turn DuckDB's message about generated SQL into one about the analyst's query."""
+    first = str(e).splitlines()[0]
+    message = first.split(": ", 1)[-1] if ": " in first else first
+    if m := _MISSING_COLUMN.search(first):
+        col = m.group(1)
+        views = all_views()
+        names = [c for v in query.views for c in views[v].column_names]
+        where = ", ".join(query.views) or "the query"
+        return QueryError(f"unknown column {col} in {where}{did_you_mean(col, names)}")
+    if m := _TYPE_ERROR.search(first):
+        return QueryError(
+            f"type error in expression {m.group(1)}: the argument types do not fit; "
+            "add an explicit CAST"
+        )
+    if isinstance(e, duckdb.ConversionException | duckdb.BinderException):
+        return QueryError(message)
+    if isinstance(e, duckdb.PermissionException):
+        return QueryError(f"not allowed: {message}")
+    return EngineError(f"DuckDB failed: {message}")

@@ -1,0 +1,39 @@
+"""One error root, so callers can catch everything accessmon raises with one clause."""
+
+from __future__ import annotations
+
+
+class AccessmonError(Exception):
+    """Base of every error accessmon raises on purpose; its message is meant for the analyst."""
+
+
+class ConfigError(AccessmonError):
+    """The configuration file, environment or flags are wrong."""
+
+
+class StoreError(AccessmonError):
+    """The audit store is missing, unreadable or could not be written."""
+
+
+class IngestError(AccessmonError):
+    """Nothing at all could be read from the given inputs."""
+
+
+class QueryError(AccessmonError):
+    """The SQL was refused or failed; carries the position when known."""
+
+    def __init__(self, message: str, *, line: int | None = None, col: int | None = None) -> None:
+        if line is not None:
+            where = f"line {line}" + (f", column {col}" if col is not None else "")
+            message = f"{message} ({where})"
+        super().__init__(message)
+        self.line = line
+        self.col = col
+
+
+class PermissionDenied(AccessmonError):
+    """The analyst's roles do not allow the verb on the resource."""
+
+
+class EngineError(AccessmonError):
+    """The engine (DuckDB or Athena) failed to run a query that passed validation."""

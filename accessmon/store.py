@@ -1,0 +1,169 @@
+"""The local audit store, laid out exactly like Teleport's Athena table.
+
+`<store>/<YYYY-MM-DD>/<uuid>.parquet`, one folder per UTC day, so that an
+`aws s3 sync` of Teleport's bucket is a store as it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .errors import StoreError
+
+#: The columns of Teleport's Athena audit table, in its order (event_date is the folder).
+SCHEMA = pa.schema(
+    [
+        ("uid", pa.string()),
+        ("session_id", pa.string()),
+        ("event_type", pa.string()),
+        ("event_time", pa.timestamp("ms", tz="UTC")),
+        ("event_data", pa.string()),
+        ("user", pa.string()),
+    ]
+)
+
+_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+REJECTED_DIR = "_rejected"
+
+
+def partitions(store: Path) -> list[dt.date]:
+    """Dates that have a folder in the store, oldest first."""
+    if not store.is_dir():
+        return []
+    out = []
+    for entry in os.scandir(store):
+        if entry.is_dir() and _DATE_DIR.match(entry.name):
+            try:
+                out.append(dt.date.fromisoformat(entry.name))
+            except ValueError:
+                continue
+    return sorted(out)
+
+
+def partition_files(store: Path, day: dt.date) -> list[Path]:
+    """Whole Parquet files of one day; temporary files of an interrupted write are not listed."""
+    folder = store / day.isoformat()
+    if not folder.is_dir():
+        return []
+    return sorted(
+        Path(e.path)
+        for e in os.scandir(folder)
+        if e.is_file() and e.name.endswith(".parquet") and not e.name.startswith(".")
+    )
+
+
+def files_between(store: Path, start: dt.date | None, end: dt.date | None) -> list[Path]:
+    """All Parquet files whose partition date lies in [start, end] (open ends allowed)."""
+    files: list[Path] = []
+    for day in partitions(store):
+        if (start is None or day >= start) and (end is None or day <= end):
+            files.extend(partition_files(store, day))
+    return files
+
+
+def existing_uids(store: Path, day: dt.date) -> set[str]:
+    """The uids already stored for one day, for de-duplication."""
+    uids: set[str] = set()
+    for path in partition_files(store, day):
+        try:
+            col = pq.read_table(path, columns=["uid"]).column("uid")
+        except Exception as e:  # a foreign or corrupt file must not stop an ingest silently
+            raise StoreError(f"cannot read {path}: {e}") from e
+        uids.update(col.to_pylist())
+    return uids
+
+
+def atomic_write_parquet(table: pa.Table, path: Path) -> None:
+    """Write to a hidden temporary name in the same folder, then rename: readers see whole files."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="snappy", row_group_size=128 * 1024)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    """Same promise as atomic_write_parquet, for text files (rejects, results, state)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _by_day(table: pa.Table) -> Iterator[tuple[dt.date, pa.Table]]:
+    days = pc.cast(table.column("event_time"), pa.date32())
+    table = table.append_column("__day", days)
+    for day in sorted(set(pc.unique(days).to_pylist())):
+        part = table.filter(pc.equal(table.column("__day"), pa.scalar(day, pa.date32())))
+        yield day, part.drop_columns(["__day"])
+
+
+def write_events(store: Path, table: pa.Table) -> tuple[int, int]:
+    """Add events to the store, skipping uids it already holds.
+
+    Returns (added, duplicates). Each day gets one new file, written atomically,
+    so an interrupted run leaves whole files and a re-run completes it.
+    """
+    table = table.select(SCHEMA.names).cast(SCHEMA)
+    added = dups = 0
+    for day, part in _by_day(table):
+        seen = existing_uids(store, day)
+        keep, local = [], set()
+        for i, u in enumerate(part.column("uid").to_pylist()):
+            if u in seen or u in local:
+                continue
+            local.add(u)
+            keep.append(i)
+        dups += part.num_rows - len(keep)
+        if not keep:
+            continue
+        if len(keep) != part.num_rows:
+            part = part.take(pa.array(keep, pa.int64()))
+        part = part.sort_by([("event_type", "ascending"), ("event_time", "ascending")])
+        atomic_write_parquet(part, store / day.isoformat() / f"{uuid.uuid4()}.parquet")
+        added += part.num_rows
+    return added, dups
+
+
+def count_by_day(store: Path) -> Iterable[tuple[dt.date, int, int]]:
+    """(day, files, events) per partition, from Parquet footers only."""
+    for day in partitions(store):
+        files = partition_files(store, day)
+        yield day, len(files), sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def summarize(store: Path) -> dict[str, object]:
+    """Days, files, events and events per type: what `accessmon summary` prints."""
+    days = list(count_by_day(store))
+    files = [f for day, _, _ in days for f in partition_files(store, day)]
+    by_type: dict[str, int] = {}
+    if files:
+        counts = pq.read_table(files, columns=["event_type"]).column("event_type").value_counts()
+        by_type = {c["values"].as_py(): c["counts"].as_py() for c in counts}
+    return {
+        "store": str(store),
+        "first_day": days[0][0].isoformat() if days else None,
+        "last_day": days[-1][0].isoformat() if days else None,
+        "days": len(days),
+        "files": sum(n for _, n, _ in days),
+        "events": sum(n for _, _, n in days),
+        "event_types": dict(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
