@@ -1,0 +1,44 @@
+"""Shared fixtures: real stores on disk, built through the same ingest users run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from accessmon.config import load_config
+from accessmon.ingest import ingest
+from accessmon.session import Session
+
+REPO = Path(__file__).resolve().parent.parent
+SPEC = REPO.parent / "shared" / "spec"
+
+
+def write_jsonl(path: Path, events: Iterable[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+    return path
+
+
+def build_store(tmp: Path, events: Iterable[dict], name: str = "store") -> Path:
+    """A store holding exactly `events`, written by `accessmon ingest`'s code path."""
+    store = tmp / name
+    ingest([write_jsonl(tmp / f"{name}-input.jsonl", events)], store)
+    return store
+
+
+def session_for(store: Path, **flags) -> Session:
+    """A session on `store` that ignores any accessmon.yaml or ACCESSMON_* of the machine."""
+    return Session(load_config(flags={"store": store, **flags}, environ={}))
+
+
+@pytest.fixture
+def make_store(tmp_path):
+    """make_store(events) -> a Session over a fresh store holding those events."""
+
+    def factory(events: Iterable[dict], name: str = "store") -> Session:
+        return session_for(build_store(tmp_path, events, name))
+
+    return factory
