@@ -1,0 +1,53 @@
+"""The project's promises about itself: dependencies agree, import stays light, notebooks clean."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+
+import yaml
+
+from .conftest import REPO
+
+#: conda-forge names that differ from PyPI's.
+CONDA_TO_PYPI = {"python-duckdb": "duckdb"}
+
+
+def _norm(requirement: str) -> str:
+    return re.sub(r"\s+", "", requirement).lower()
+
+
+def test_environment_yml_mirrors_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = {_norm(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    listed = set()
+    for dep in env["dependencies"]:
+        if isinstance(dep, dict):
+            listed |= {_norm(d) for d in dep["pip"]}
+        elif not dep.startswith(("python>", "pip")):
+            name, _, rest = re.match(r"([\w.-]+)(.*)", dep).group(1, 0, 2)
+            listed.add(_norm(CONDA_TO_PYPI.get(name, name) + rest))
+    assert listed == wanted
+
+
+def test_import_is_light():
+    code = (
+        "import sys, accessmon; "
+        "heavy = [m for m in ('boto3', 'pyathena', 'plotly', 'duckdb', 'pandas') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in (REPO / "notebooks").glob("*.ipynb"):
+        nb = json.loads(path.read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell.get("outputs"), f"{path.name} has outputs"
+                assert cell.get("execution_count") is None, f"{path.name} has execution counts"
