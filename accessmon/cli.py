@@ -189,6 +189,7 @@ def schema(view: str | None, fmt: str) -> None:
     """List the views, or one view's columns and types."""
     from .views import all_views, get_view
 
+    _config()
     views = [get_view(view)] if view else list(all_views().values())
     if fmt == "json":
         doc = [
