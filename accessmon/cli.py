@@ -34,7 +34,7 @@ _GLOBAL_OPTIONS = [
         help="Query engine [default: duckdb, or ACCESSMON_ENGINE].",
     ),
 ]
-_GLOBAL_KEYS = ("store", "config_file", "user", "engine")
+_GLOBAL_KEYS = ("store", "config_file", "teleport_config", "user", "engine")
 
 
 def global_options(f):
@@ -62,24 +62,20 @@ def window_options(f):
     )(f)
 
 
-def _session():
-    from .session import Session
-
-    obj = click.get_current_context().ensure_object(dict)
-    return Session(
-        config_file=obj.get("config_file"),
-        store=obj.get("store"),
-        engine=obj.get("engine"),
-        user=obj.get("user"),
-    )
-
-
 def _config():
     from .config import load_config
 
     obj = click.get_current_context().ensure_object(dict)
     flags = {k: obj.get(k) for k in ("store", "engine", "user")}
-    return load_config(obj.get("config_file"), flags=flags)
+    return load_config(
+        obj.get("config_file"), flags=flags, teleport_config=obj.get("teleport_config")
+    )
+
+
+def _session():
+    from .session import Session
+
+    return Session(_config())
 
 
 class _Group(click.Group):
@@ -243,11 +239,10 @@ def query_exec(sql, days, start, end, fmt, show_sql, stats) -> None:
             raise click.UsageError("give the SQL as an argument or on stdin")
         sql = sys.stdin.read()
     with _session() as session:
-        checked, _window, rendered = session.prepare(sql, days, start, end)
         if show_sql:
-            click.echo(rendered)
+            click.echo(session.prepare(sql, days, start, end)[2])
             return
-        result = session.engine.execute(rendered, checked)
+        result = session.run(sql, days, start, end)
     if fmt == "json":
         click.echo(output.to_tctl_json(result.table))
     elif fmt == "csv":
@@ -258,6 +253,20 @@ def query_exec(sql, days, start, end, fmt, show_sql, stats) -> None:
         Console().print(output.to_table(result.table))
     if stats:
         click.echo(json.dumps({"rows": len(result), **result.stats.as_dict()}), err=True)
+
+
+@main.command()
+@global_options
+def doctor() -> None:
+    """Check the configuration: the store, or Athena's credentials, table and workgroup."""
+    from .session import Session
+
+    session = Session(_config())
+    checks = session.diagnose()
+    for name, ok, detail in checks:
+        click.echo(f"{'ok' if ok else 'FAIL':>4}  {name:<14} {detail}")
+    if not all(ok for _, ok, _ in checks):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

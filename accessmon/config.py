@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -38,7 +39,10 @@ class AthenaConfig(_Section):
     external_id: str | None = None
     profile: str | None = None
     endpoint_url: str | None = None
-    data_limit: int | None = Field(default=None, description="bytes scanned per user per day")
+    data_limit: int | None = Field(default=None, ge=0, description="bytes scanned per user per day")
+    timeout_seconds: float = Field(default=1800.0, gt=0)
+    poll_interval: float = Field(default=1.0, gt=0)
+    max_retries: int = Field(default=5, ge=0)
 
 
 class RbacConfig(_Section):
@@ -126,12 +130,58 @@ def _rebase(data: dict[str, Any], base: Path) -> dict[str, Any]:
     return out
 
 
+def from_teleport(path: str | Path) -> dict[str, Any]:
+    """Settings derived from Teleport's own teleport.yaml: the Athena audit backend's URI and
+    `auth_service.access_monitoring`, which wins where both say something."""
+    path = Path(path)
+    raw, _ = _read_file(path)
+    auth = raw.get("auth_service") or {}
+    uris = auth.get("audit_events_uri") or []
+    uris = [uris] if isinstance(uris, str) else list(uris)
+    athena_uri = next((u for u in uris if str(u).startswith("athena://")), None)
+    monitoring = auth.get("access_monitoring") or {}
+    if athena_uri is None and not monitoring:
+        raise ConfigError(
+            f"{path}: no athena:// entry in auth_service.audit_events_uri and no "
+            "auth_service.access_monitoring section"
+        )
+    athena: dict[str, Any] = {}
+    if athena_uri:
+        parsed = urlsplit(athena_uri)
+        database, _, table = parsed.netloc.partition(".")
+        params = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        athena.update(
+            database=database or None,
+            table=table or None,
+            workgroup=params.get("workgroup"),
+            query_results=params.get("queryResultsS3"),
+            region=params.get("region"),
+        )
+    for key in ("role_arn", "role_tags", "report_results", "workgroup", "data_limit",
+                "database", "table", "query_results"):  # fmt: skip
+        if monitoring.get(key) is not None:
+            athena[key] = monitoring[key]
+    return {"engine": "athena", "athena": {k: v for k, v in athena.items() if v is not None}}
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
 def load_config(
     config_file: str | Path | None = None,
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    teleport_config: str | Path | None = None,
 ) -> Config:
-    """Build the Config: file (explicit, ACCESSMON_CONFIG or ./accessmon.yaml), env, then flags."""
+    """Build the Config: teleport.yaml (if given), then the file (explicit, ACCESSMON_CONFIG or
+    ./accessmon.yaml), then the environment, then flags; later ones win."""
     environ = os.environ if environ is None else environ
     path: Path | None = None
     if config_file:
@@ -140,13 +190,13 @@ def load_config(
         path = Path(environ["ACCESSMON_CONFIG"])
     elif DEFAULT_CONFIG.is_file():
         path = DEFAULT_CONFIG
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = from_teleport(teleport_config) if teleport_config else {}
     text = ""
     if path is not None:
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         raw, text = _read_file(path)
-        data = _rebase(raw, path.parent)
+        data = _merge(data, _rebase(raw, path.parent))
     for var, key in ENV_KEYS.items():
         if environ.get(var):
             data[key] = environ[var]

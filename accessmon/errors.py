@@ -37,3 +37,7 @@ class PermissionDenied(AccessmonError):
 
 class EngineError(AccessmonError):
     """The engine (DuckDB or Athena) failed to run a query that passed validation."""
+
+
+class BudgetExceeded(AccessmonError):
+    """The analyst's daily budget of bytes scanned on Athena is used up."""

@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import audit
 from .config import Config, load_config
+from .errors import AccessmonError, BudgetExceeded
 from .result import QueryResult
 from .validate import CheckedQuery, check_query
 from .window import Window
@@ -48,7 +50,7 @@ class Session:
         if self._engine is None:
             from .engines import get_engine
 
-            self._engine = get_engine(self.config)
+            self._engine = get_engine(self.config, self.user)
         return self._engine
 
     def prepare(
@@ -70,8 +72,40 @@ class Session:
         start: dt.date | str | None = None,
         end: dt.date | str | None = None,
     ) -> QueryResult:
-        checked, _window, rendered = self.prepare(sql, days, start, end)
-        return self.engine.execute(rendered, checked)
+        """Run one query; every run, allowed, denied or failed, lands in the audit trail."""
+        window = Window.resolve(days, start, end)
+        fields = {"query": sql, "engine": self.config.engine, **window.describe()}
+        try:
+            self.check_budget()
+            checked = check_query(sql)
+            result = self.engine.execute(self.engine.render(checked, window), checked)
+        except AccessmonError as e:
+            self.audit(audit.QUERY_RUN, success=False, error=str(e), **fields)
+            raise
+        self.audit(audit.QUERY_RUN, success=True, **{**fields, **result.stats.as_dict()})
+        return result
+
+    def audit(self, kind: tuple[str, str], *, success: bool, **fields: Any) -> None:
+        audit.append(
+            Path(self.config.audit_log),
+            audit.event(kind, user=self.user, success=success, **fields),
+        )
+
+    def check_budget(self) -> None:
+        """Teleport's data_limit: a daily budget of bytes scanned per analyst on Athena."""
+        limit = self.config.athena.data_limit
+        if self.config.engine != "athena" or limit is None:
+            return
+        now = dt.datetime.now(dt.UTC)
+        used = audit.bytes_scanned_on(Path(self.config.audit_log), self.user, now.date())
+        if used >= limit:
+            refill = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+            hours, rest = divmod(int((refill - now).total_seconds()), 3600)
+            raise BudgetExceeded(
+                f"{self.user} has used the daily Athena budget (athena.data_limit = {limit} bytes; "
+                f"{used} scanned today); it refills at {refill:%Y-%m-%d %H:%M} UTC, "
+                f"in {hours}h{rest // 60:02d}m"
+            )
 
     def query(
         self,
@@ -82,6 +116,13 @@ class Session:
     ) -> pd.DataFrame:
         """Run `sql` over the window and return a DataFrame."""
         return self.run(sql, days, start, end).to_pandas()
+
+    def diagnose(self) -> list[tuple[str, bool, str]]:
+        """(check, ok, detail) rows for `accessmon doctor`."""
+        checks: list[tuple[str, bool, str]] = [("user", True, self.user)]
+        source = str(self.config.source) if self.config.source else "defaults (no accessmon.yaml)"
+        checks.append(("config", True, f"{source}, engine {self.config.engine}"))
+        return checks + self.engine.diagnose()
 
     def close(self) -> None:
         if self._engine is not None:

@@ -31,7 +31,8 @@ def build_store(tmp: Path, events: Iterable[dict], name: str = "store") -> Path:
 
 def session_for(store: Path, **flags) -> Session:
     """A session on `store` that ignores any accessmon.yaml or ACCESSMON_* of the machine."""
-    return Session(load_config(flags={"store": store, **flags}, environ={}))
+    flags = {"store": store, "audit_log": store.parent / "accessmon-audit.jsonl", **flags}
+    return Session(load_config(flags=flags, environ={}))
 
 
 @pytest.fixture

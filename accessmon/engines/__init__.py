@@ -27,10 +27,13 @@ class Engine(Protocol):
     def execute(self, sql: str, query: CheckedQuery) -> QueryResult:
         """Run SQL produced by `render`."""
 
+    def diagnose(self) -> list[tuple[str, bool, str]]:
+        """(check, ok, detail) rows for `accessmon doctor`."""
+
     def close(self) -> None: ...
 
 
-def get_engine(config: Config) -> Engine:
+def get_engine(config: Config, user: str = "unknown") -> Engine:
     """The engine the configuration names (the Config model admits only known names)."""
     module, _, cls = ENGINES[config.engine].partition(":")
-    return getattr(importlib.import_module(module), cls)(config)
+    return getattr(importlib.import_module(module), cls)(config, user)

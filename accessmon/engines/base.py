@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
+import sqlglot
 from sqlglot import exp
 
 from ..viewsql import quote_ident
@@ -39,3 +41,38 @@ def with_views(tree: exp.Query, view_sql: Mapping[str, str], dialect: str) -> st
     if not ctes:
         return body
     return "WITH " + ("RECURSIVE " if recursive else "") + ",\n".join(ctes) + "\n" + body
+
+
+def _json_shape(dtype: exp.DataType) -> object:
+    """DuckDB json_transform's structure for a Trino type: ARRAY(ROW(a VARCHAR)) -> [{"a": ...}]."""
+    if dtype.is_type(exp.DataType.Type.ARRAY):
+        return [_json_shape(dtype.expressions[0])]
+    if dtype.is_type(exp.DataType.Type.STRUCT):
+        return {f.name: _json_shape(f.args["kind"]) for f in dtype.expressions}
+    return dtype.sql("duckdb")
+
+
+def _athena_json_cast_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """CAST(json_extract(x, p) AS t) means the JSON value as t on Athena; DuckDB's plain CAST
+    of JSON keeps string quotes, so rewrite it to ->> or json_transform."""
+    if not (isinstance(node, exp.Cast) and isinstance(node.this, exp.JSONExtract)):
+        return node
+    extract, to = node.this, node.to
+    if to.is_type(*exp.DataType.TEXT_TYPES):
+        return exp.JSONExtractScalar(this=extract.this, expression=extract.expression)
+    if to.is_type(exp.DataType.Type.ARRAY, exp.DataType.Type.STRUCT):
+        shape = json.dumps(_json_shape(to), separators=(",", ":"))
+        return exp.Anonymous(
+            this="json_transform", expressions=[extract, exp.Literal.string(shape)]
+        )
+    scalar = exp.JSONExtractScalar(this=extract.this, expression=extract.expression)
+    return exp.TryCast(this=scalar, to=to)
+
+
+def athena_sql_for_duckdb(sql: str) -> str:
+    """Athena SQL as Teleport writes it (json_extract views), runnable on DuckDB with the same
+    answers: how the two engines are held to one source of truth."""
+    tree = sqlglot.parse_one(sql, read="trino")
+    for transform in (_athena_json_cast_to_duckdb, _trino_date_diff_to_duckdb):
+        tree = tree.transform(transform)
+    return tree.sql(dialect="duckdb")

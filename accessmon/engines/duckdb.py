@@ -23,8 +23,9 @@ from .base import with_views
 class DuckDBEngine:
     name = "duckdb"
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, user: str = "unknown") -> None:
         self.config = config
+        self.user = user
         self.store = Path(config.store).resolve()
         self._con: duckdb.DuckDBPyConnection | None = None
 
@@ -83,6 +84,18 @@ class DuckDBEngine:
             timer.cancel()
         elapsed = int((time.perf_counter() - started) * 1000)
         return QueryResult(table, sql, QueryStats("duckdb", elapsed_ms=elapsed), query.views)
+
+    def diagnose(self) -> list[tuple[str, bool, str]]:
+        from ..store import count_by_day
+
+        if not self.store.is_dir():
+            return [("store", False, f"{self.store} does not exist: run `accessmon demo`")]
+        days = list(count_by_day(self.store))
+        events = sum(n for _, _, n in days)
+        detail = f"{self.store}: {events} events over {len(days)} days"
+        if days:
+            detail += f", {days[0][0]} to {days[-1][0]}"
+        return [("store", bool(days), detail)]
 
     def close(self) -> None:
         if self._con is not None:
