@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import cache
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError, TokenError
+from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError
+from sqlglot.optimizer.qualify import qualify
 from sqlglot.tokens import TokenType
 
 from .errors import QueryError
@@ -137,7 +139,42 @@ def check_query(sql: str) -> CheckedQuery:
         if isinstance(node, exp.Func):
             _check_function(node)
     views = _check_tables(tree)
+    _check_columns(tree, views)
     return CheckedQuery(sql=sql, tree=tree, views=views)
+
+
+_UNRESOLVED = re.compile(r"Column '([^']+)' could not be resolved(?:\. Line: (\d+), Col: (\d+))?")
+
+
+@cache
+def _schema() -> dict[str, dict[str, str]]:
+    return {v.name: {c.name: c.type for c in v.columns} for v in all_views().values()}
+
+
+def _check_columns(tree: exp.Query, views: tuple[str, ...]) -> None:
+    """Resolve every column against the views, as Athena does; DuckDB would otherwise read a
+    missing `user` column as its current_user function and answer 'duckdb'."""
+    try:
+        qualify(tree.copy(), schema=_schema(), dialect=DIALECT, validate_qualify_columns=True,
+                quote_identifiers=False, identify=False)  # fmt: skip
+    except OptimizeError as e:
+        m = _UNRESOLVED.search(str(e))
+        if not m:
+            raise QueryError(str(e).split(". Line:")[0]) from None
+        column = m.group(1)
+        names = [c for v in views for c in all_views()[v].column_names]
+        where = ", ".join(views) or "the query"
+        suffixed = [n for n in names if n.endswith("_" + column.lower())]
+        hint = (
+            f" (did you mean {' or '.join(suffixed)}?)" if suffixed else did_you_mean(column, names)
+        )
+        raise QueryError(
+            f"unknown column {column} in {where}{hint}",
+            line=int(m.group(2)) if m.group(2) else None,
+            col=int(m.group(3)) - len(column) + 1 if m.group(3) else None,
+        ) from None
+    except Exception:  # an optimizer gap must not refuse a valid query
+        return
 
 
 def _check_tables(tree: exp.Query) -> tuple[str, ...]:

@@ -20,7 +20,20 @@ def _trino_date_diff_to_duckdb(node: exp.Expression) -> exp.Expression:
     return node
 
 
-_TRANSFORMS = {"duckdb": [_trino_date_diff_to_duckdb]}
+def _trino_unnest_rows_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """Trino spreads a row array's fields over `UNNEST(x) AS t(a, b, ...)`; DuckDB needs
+    `(SELECT UNNEST(x, max_depth := 2)) AS t(a, b, ...)` for the same columns."""
+    if not (isinstance(node, exp.Unnest) and isinstance(node.parent, exp.Join | exp.From)):
+        return node
+    alias = node.args.get("alias")
+    if not alias or len(alias.columns) < 2 or len(node.expressions) != 1 or node.args.get("offset"):
+        return node
+    array = node.expressions[0].sql(dialect="duckdb")
+    select = sqlglot.parse_one(f"SELECT UNNEST({array}, max_depth := 2)", read="duckdb")
+    return exp.Subquery(this=select, alias=alias.copy())
+
+
+_TRANSFORMS = {"duckdb": [_trino_date_diff_to_duckdb, _trino_unnest_rows_to_duckdb]}
 
 
 def with_views(tree: exp.Query, view_sql: Mapping[str, str], dialect: str) -> str:
@@ -73,6 +86,6 @@ def athena_sql_for_duckdb(sql: str) -> str:
     """Athena SQL as Teleport writes it (json_extract views), runnable on DuckDB with the same
     answers: how the two engines are held to one source of truth."""
     tree = sqlglot.parse_one(sql, read="trino")
-    for transform in (_athena_json_cast_to_duckdb, _trino_date_diff_to_duckdb):
+    for transform in (_athena_json_cast_to_duckdb, *_TRANSFORMS["duckdb"]):
         tree = tree.transform(transform)
     return tree.sql(dialect="duckdb")
