@@ -107,6 +107,19 @@ class _Group(click.Group):
 @click.version_option(package_name="accessmon")
 def main() -> None:
     """accessmon: SQL views, role checks and reports over Teleport audit logs."""
+    _log_to_stderr()
+
+
+def _log_to_stderr() -> None:
+    """Notices and warnings (e.g. single-user mode) as plain lines on stderr."""
+    import logging
+
+    log = logging.getLogger("accessmon")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
 
 
 # -- store ---------------------------------------------------------------------------------
@@ -183,10 +196,10 @@ def summary(fmt: str) -> None:
 @global_options
 def schema(view: str | None, fmt: str) -> None:
     """List the views, or one view's columns and types."""
-    from .views import all_views, get_view
+    from .views import get_view
 
-    _config()
-    views = [get_view(view)] if view else list(all_views().values())
+    allowed = _session().views()
+    views = [get_view(view)] if view else list(allowed.values())
     if fmt == "json":
         doc = [
             {
@@ -219,6 +232,7 @@ def query() -> None:
 
 @query.command("exec")
 @click.argument("sql", required=False)
+@click.option("--name", help="Run the saved query of this name.")
 @window_options
 @click.option(
     "--format",
@@ -230,15 +244,20 @@ def query() -> None:
 @click.option("--show-sql", is_flag=True, help="Print the SQL the engine would run, and stop.")
 @click.option("--stats", is_flag=True, help="Print engine statistics on stderr.")
 @global_options
-def query_exec(sql, days, start, end, fmt, show_sql, stats) -> None:
+def query_exec(sql, name, days, start, end, fmt, show_sql, stats) -> None:
     """Run SQL (an argument, or stdin) and print the rows; JSON as tctl prints it."""
     from . import output
 
-    if not sql:
+    session = _session()
+    if name:
+        if sql:
+            raise click.UsageError("give either SQL or --name, not both")
+        sql = session.saved_query(name).query
+    elif not sql:
         if sys.stdin is None or sys.stdin.isatty():
             raise click.UsageError("give the SQL as an argument or on stdin")
         sql = sys.stdin.read()
-    with _session() as session:
+    with session:
         if show_sql:
             click.echo(session.prepare(sql, days, start, end)[2])
             return
@@ -253,6 +272,69 @@ def query_exec(sql, days, start, end, fmt, show_sql, stats) -> None:
         Console().print(output.to_table(result.table))
     if stats:
         click.echo(json.dumps({"rows": len(result), **result.stats.as_dict()}), err=True)
+
+
+@query.command("create")
+@click.argument("sql")
+@click.option("--name", required=True, help="Name of the saved query.")
+@click.option("--title", default="", help="A title for lists and reports.")
+@click.option("--description", default="", help="What the query finds.")
+@global_options
+def query_create(sql: str, name: str, title: str, description: str) -> None:
+    """Save a query as an audit_query resource (validated against the views)."""
+    path = _session().save_query(name, sql, title, description)
+    click.echo(f"saved query {name} to {path}")
+
+
+@query.command("get")
+@click.argument("name")
+@global_options
+def query_get(name: str) -> None:
+    """Print a saved query as its audit_query resource YAML."""
+    import yaml
+
+    click.echo(
+        yaml.safe_dump(_session().saved_query(name).to_resource(), sort_keys=False), nl=False
+    )
+
+
+@query.command("ls")
+@global_options
+def query_ls() -> None:
+    """List the saved queries."""
+    queries = _session().saved_queries()
+    if not queries:
+        click.echo("no saved queries: create one with `accessmon query create --name N 'SQL'`")
+    for q in queries:
+        click.echo(f"{q.name:<32} {q.title}")
+
+
+@query.command("rm")
+@click.argument("name")
+@global_options
+def query_rm(name: str) -> None:
+    """Delete a saved query."""
+    _session().delete_query(name)
+    click.echo(f"deleted query {name}")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@global_options
+def whoami(fmt: str) -> None:
+    """Who accessmon thinks you are, your roles, and what they allow."""
+    from .rbac import allowed_verbs
+
+    session = _session()
+    verbs = allowed_verbs(session.policy, session.user)
+    roles = list(session.policy.roles_of(session.user))
+    if fmt == "json":
+        click.echo(json.dumps({"user": session.user, "roles": roles, "allowed": verbs}))
+        return
+    mode = "" if session.policy.configured else " (single-user mode: no rbac.resources)"
+    click.echo(f"user: {session.user}{mode}\nroles: {', '.join(roles) or 'none'}")
+    for resource, allowed in verbs.items():
+        click.echo(f"  {resource:<24} {', '.join(allowed) or '-'}")
 
 
 @main.command()

@@ -12,11 +12,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import audit
+from . import audit, rbac, saved
 from .config import Config, load_config
 from .errors import AccessmonError, BudgetExceeded
 from .result import QueryResult
 from .validate import CheckedQuery, check_query
+from .views import View, all_views
 from .window import Window
 
 if TYPE_CHECKING:
@@ -44,6 +45,43 @@ class Session:
         self.config = config or load_config(flags.pop("config_file", None), flags=flags)
         self.user = resolve_user(self.config.user)
         self._engine: Engine | None = None
+        self._policy: rbac.Policy | None = None
+
+    # -- roles ------------------------------------------------------------------------------
+
+    @property
+    def policy(self) -> rbac.Policy:
+        if self._policy is None:
+            self._policy = rbac.load_policy(self.config.rbac.resources)
+        return self._policy
+
+    def authorize(self, verb: str, resource: str) -> None:
+        """The one role check every entry point goes through."""
+        rbac.authorize(self.policy, self.user, verb, resource)
+
+    def views(self) -> dict[str, View]:
+        """The views the analyst may query (`list` on audit_query)."""
+        self.authorize("list", "audit_query")
+        return all_views()
+
+    # -- saved queries ------------------------------------------------------------------------
+
+    def saved_queries(self) -> list[saved.AuditQuery]:
+        self.authorize("list", "audit_query")
+        return saved.list_queries(Path(self.config.queries_dir))
+
+    def saved_query(self, name: str) -> saved.AuditQuery:
+        self.authorize("read", "audit_query")
+        return saved.get(Path(self.config.queries_dir), name)
+
+    def save_query(self, name: str, sql: str, title: str = "", description: str = "") -> Path:
+        directory = Path(self.config.queries_dir)
+        self.authorize("update" if saved.exists(directory, name) else "create", "audit_query")
+        return saved.save(directory, saved.AuditQuery(name, sql, title, description))
+
+    def delete_query(self, name: str) -> None:
+        self.authorize("delete", "audit_query")
+        saved.remove(Path(self.config.queries_dir), name)
 
     @property
     def engine(self) -> Engine:
@@ -61,6 +99,7 @@ class Session:
         end: dt.date | str | None = None,
     ) -> tuple[CheckedQuery, Window, str]:
         """Validate and render without running: what `--show-sql` prints."""
+        self.authorize("use", "audit_query")
         window = Window.resolve(days, start, end)
         checked = check_query(sql)
         return checked, window, self.engine.render(checked, window)
@@ -76,6 +115,7 @@ class Session:
         window = Window.resolve(days, start, end)
         fields = {"query": sql, "engine": self.config.engine, **window.describe()}
         try:
+            self.authorize("use", "audit_query")
             self.check_budget()
             checked = check_query(sql)
             result = self.engine.execute(self.engine.render(checked, window), checked)

@@ -1,0 +1,221 @@
+"""Teleport-style role checks: a data table of presets plus pure functions.
+
+Roles and users come from the YAML `tctl get roles,users` prints. A matching deny
+wins; rules with `where` fail closed, since accessmon cannot evaluate Teleport's
+predicate language against resources.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError, PermissionDenied
+
+log = logging.getLogger("accessmon")
+
+VERBS = ("list", "read", "create", "update", "delete", "use")
+RESOURCES = ("audit_query", "security_report", "security_report_state", "access_monitoring_rule")
+_MIN_ROLE_VERSION = 5
+
+
+@dataclass(frozen=True)
+class Rule:
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+    where: str | None = None
+    origin: str = "preset"
+
+    def matches(self, verb: str, resource: str) -> bool:
+        return ("*" in self.resources or resource in self.resources) and (
+            "*" in self.verbs or verb in self.verbs
+        )
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    allow: tuple[Rule, ...] = ()
+    deny: tuple[Rule, ...] = ()
+
+
+_READER = ("list", "read", "use")
+_EDITOR = ("list", "create", "read", "update", "delete", "use")
+PRESETS: dict[str, Role] = {
+    "auditor": Role("auditor", (Rule(("security_report", "audit_query"), _READER),)),
+    "editor": Role("editor", (Rule(("security_report", "audit_query"), _EDITOR),)),
+    "access": Role("access"),
+}
+
+
+@dataclass
+class Policy:
+    """Roles by name and each user's roles; `configured` is False in single-user mode."""
+
+    roles: dict[str, Role] = field(default_factory=lambda: dict(PRESETS))
+    users: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    configured: bool = False
+
+    def roles_of(self, user: str) -> tuple[str, ...]:
+        if not self.configured:
+            return ("editor",)
+        return self.users.get(user, ())
+
+
+def _line(node: yaml.Node | None) -> int | None:
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def _child(node: yaml.Node | None, *keys: str) -> yaml.Node | None:
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        node = next((v for k, v in node.value if k.value == key), None)
+    return node
+
+
+def _strings(value, where: str, what: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {what} must be a list of strings")
+    return tuple(value)
+
+
+def _rules(doc: dict, node, kind: str, role: str, path: Path) -> tuple[Rule, ...]:
+    rules = ((doc.get("spec") or {}).get(kind) or {}).get("rules") or []
+    rules_node = _child(node, "spec", kind, "rules")
+    out = []
+    for i, rule in enumerate(rules):
+        rule_node = rules_node.value[i] if isinstance(rules_node, yaml.SequenceNode) else None
+        where = f"{path}:{_line(rule_node) or _line(node)}"
+        if not isinstance(rule, dict):
+            raise ConfigError(f"{where}: role {role}: each rule must be a mapping")
+        resources = _strings(rule.get("resources", []), where, f"role {role} rule resources")
+        verbs = _strings(rule.get("verbs", []), where, f"role {role} rule verbs")
+        for verb in verbs:
+            if verb != "*" and verb not in VERBS:
+                log.warning("%s: role %s: verb %r is not one accessmon checks", where, role, verb)
+        origin = f"role {role} {kind} rule #{i + 1} ({where})"
+        out.append(Rule(resources, verbs, rule.get("where") or None, origin))
+    return tuple(out)
+
+
+def load_policy(paths: Sequence[str | Path]) -> Policy:
+    """Read roles and users from Teleport resource YAML; errors name the file and line."""
+    policy = Policy(configured=bool(paths))
+    for raw in paths:
+        path = Path(raw)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ConfigError(f"cannot read rbac resource file {path}: {e.strerror}") from e
+        try:
+            docs = list(yaml.safe_load_all(text))
+            nodes = list(yaml.compose_all(text))
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark else ""
+            raise ConfigError(f"{path}{line}: invalid YAML: {getattr(e, 'problem', e)}") from e
+        for doc, node in zip(docs, nodes, strict=True):
+            if doc is None:
+                continue
+            where = f"{path}:{_line(node)}"
+            if not isinstance(doc, dict):
+                raise ConfigError(f"{where}: expected a Teleport resource (kind, metadata, spec)")
+            kind = doc.get("kind")
+            name = (doc.get("metadata") or {}).get("name")
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"{where}: {kind or 'resource'} without metadata.name")
+            if kind == "role":
+                version = str(doc.get("version", ""))
+                if not version.startswith("v") or not version[1:].isdigit():
+                    raise ConfigError(f"{where}: role {name}: version must be v5 or later")
+                if int(version[1:]) < _MIN_ROLE_VERSION:
+                    raise ConfigError(f"{where}: role {name}: version {version} is too old (v5+)")
+                policy.roles[name] = Role(
+                    name,
+                    _rules(doc, node, "allow", name, path),
+                    _rules(doc, node, "deny", name, path),
+                )
+            elif kind == "user":
+                roles = (doc.get("spec") or {}).get("roles") or []
+                policy.users[name] = _strings(roles, where, f"user {name} spec.roles")
+            else:
+                log.warning("%s: ignoring resource of kind %r", where, kind)
+    return policy
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str
+    warnings: tuple[str, ...] = ()
+
+
+def decide(policy: Policy, user: str, verb: str, resource: str) -> Decision:
+    """The pure decision: deny rules first (a `where` deny always denies), then allows."""
+    roles = policy.roles_of(user)
+    warnings: list[str] = []
+    known = [policy.roles[r] for r in roles if r in policy.roles]
+    for missing in (r for r in roles if r not in policy.roles):
+        warnings.append(f"user {user} has role {missing}, which is not defined in rbac.resources")
+    for role in known:
+        for rule in role.deny:
+            if rule.matches(verb, resource):
+                if rule.where:
+                    warnings.append(f"{rule.origin} has a where clause: it denies always")
+                return Decision(False, f"denied by {rule.origin}", tuple(warnings))
+    for role in known:
+        for rule in role.allow:
+            if rule.matches(verb, resource):
+                if rule.where:
+                    warnings.append(f"{rule.origin} has a where clause: it grants nothing")
+                    continue
+                return Decision(True, f"allowed by {rule.origin}", tuple(warnings))
+    return Decision(False, "no role allows it", tuple(warnings))
+
+
+_NOTICES: set[str] = set()
+
+
+def _notice(message: str) -> None:
+    if message not in _NOTICES:
+        _NOTICES.add(message)
+        log.warning(message)
+
+
+def authorize(policy: Policy, user: str, verb: str, resource: str) -> None:
+    """Raise PermissionDenied with one actionable line unless `user` may `verb` `resource`."""
+    if not policy.configured:
+        _notice(
+            f"notice: no roles are configured (rbac.resources), so {user} acts with the "
+            "editor preset"
+        )
+    decision = decide(policy, user, verb, resource)
+    for warning in decision.warnings:
+        _notice(f"warning: {warning}")
+    if decision.allowed:
+        return
+    roles = ", ".join(policy.roles_of(user)) or "none"
+    hint = f"grant it with a role rule {{resources: [{resource}], verbs: [{verb}]}}" + (
+        ", as the preset auditor role does"
+        if any(r.matches(verb, resource) for r in PRESETS["auditor"].allow)
+        else ", as the preset editor role does"
+        if any(r.matches(verb, resource) for r in PRESETS["editor"].allow)
+        else ""
+    )
+    if decision.reason.startswith("denied by"):
+        hint = decision.reason
+    raise PermissionDenied(
+        f'access denied: user "{user}" (roles: {roles}) may not {verb} {resource}; {hint}'
+    )
+
+
+def allowed_verbs(policy: Policy, user: str, resources: Iterable[str] = RESOURCES) -> dict:
+    """What `accessmon whoami` shows: each resource and the verbs the user has on it."""
+    return {r: [v for v in VERBS if decide(policy, user, v, r).allowed] for r in resources}
