@@ -87,6 +87,14 @@ windows_desktop_session_start | windows.desktop.session.start | TDP00I / TDP00W
     access_requests array(varchar), addr_local, addr_remote, allow_user_creation boolean, aws_role_arn, azure_identity, cluster_name, code, desktop_addr, desktop_labels_key, desktop_labels_value, desktop_name, ei integer, error, event, gcp_service_account, impersonator, login, message, private_key_policy, proto, required_private_key_policy, sid, success boolean, time, uid, user, windows_desktop_service, windows_domain, windows_user, with_mfa, TD
 """
 
+#: accessmon's own events (its audit trail), so the auditors' activity is queryable too.
+_OWN_TABLE = """
+secreports_audit_query_run | secreports.audit.query.run | SRE001I / SRE001W
+    code, data_scanned_in_bytes bigint, days integer, engine, engine_execution_time_in_millis bigint, error, estimated_cost_usd double, event, from, query, query_execution_id, success boolean, time, to, total_execution_time_in_millis bigint, uid, user
+secreports_report_run | secreports.report.run | SRE002I / SRE002W
+    code, data_scanned_in_bytes bigint, days integer, engine, error, event, from, name, queries array(row(name varchar, rows bigint, data_scanned_in_bytes bigint, total_execution_time_in_millis bigint, error varchar)), state, success boolean, time, to, total_execution_time_in_millis bigint, uid, user
+"""
+
 _TD = (
     "trusted_device_asset_tag, trusted_device_credential_id, trusted_device_device_id, "
     "trusted_device_device_origin integer, trusted_device_os_type integer"
@@ -138,6 +146,7 @@ class View:
     event_type: str
     codes: str
     columns: tuple[Column, ...]
+    teleport: bool = True
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -176,23 +185,28 @@ def _split_columns(spec: str) -> list[str]:
     return parts
 
 
-def _parse(table: str) -> dict[str, View]:
+def _parse(table: str, teleport: bool = True) -> dict[str, View]:
     views: dict[str, View] = {}
     lines = [ln for ln in table.strip().splitlines() if ln.strip()]
     for head, spec in zip(lines[::2], lines[1::2], strict=True):
         name, event_type, codes = (p.strip() for p in head.split("|"))
         cols = [Column("event_date", "date", None), Column("event_time", "timestamp", None)]
-        for item in _split_columns(spec.replace("TD", _TD)):
+        for item in _split_columns(re.sub(r"\bTD\b", _TD, spec)):
             col, _, typ = item.partition(" ")
             cols.append(Column(col, typ or "varchar", _json_path(col)))
-        views[name] = View(name, event_type, codes, tuple(cols))
+        views[name] = View(name, event_type, codes, tuple(cols), teleport)
     return views
 
 
 @cache
 def all_views() -> dict[str, View]:
-    """Every view by name, in alphabetical order."""
-    return _parse(_TABLE)
+    """Every view by name: Teleport's 35, then accessmon's own two."""
+    return {**_parse(_TABLE), **_parse(_OWN_TABLE, teleport=False)}
+
+
+def teleport_views() -> dict[str, View]:
+    """The 35 views of Teleport's Access Monitoring."""
+    return {name: v for name, v in all_views().items() if v.teleport}
 
 
 def get_view(name: str) -> View:

@@ -35,7 +35,13 @@ def _row_fields(typ: str) -> list[tuple[str, str]]:
 
 # -- DuckDB -------------------------------------------------------------------------------
 
-_DUCK_SCALARS = {"varchar": "VARCHAR", "integer": "INTEGER", "boolean": "BOOLEAN"}
+_DUCK_SCALARS = {
+    "varchar": "VARCHAR",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+}
 
 
 def _duck_path(col: Column) -> str:

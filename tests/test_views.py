@@ -23,12 +23,12 @@ import pytest
 from accessmon.errors import QueryError
 from accessmon.ingest import ingest
 from accessmon.store import files_between
-from accessmon.views import Column, View, all_views
+from accessmon.views import Column, View, teleport_views
 
 from .conftest import SPEC, build_store, session_for, write_jsonl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
-VIEWS = all_views()
+VIEWS = teleport_views()
 DAY = dt.date(2024, 3, 20)
 WINDOW = {"start": "2024-03-20", "end": "2024-03-20"}
 
