@@ -15,6 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import traverse_scope
 from sqlglot.tokens import TokenType
 
 from .errors import QueryError
@@ -39,11 +40,14 @@ _FORBIDDEN_FUNCTION_PREFIXES = (
     "setvariable", "getenv", "enable_", "disable_", "load", "install", "checkpoint",
     "force_checkpoint", "query", "query_table", "http_", "which_secret", "system",
     "pg_", "has_", "col_description", "obj_description", "shobj_description",
-    "current_database", "current_schema", "current_catalog", "txid_", "version",
+    "current_", "txid_", "version",
     "import_database", "export_database", "summary", "test_", "repeat_row",
     "generate_series",
 )  # fmt: skip
-_ALLOWED_FUNCTIONS = {"unnest"}
+_ALLOWED_FUNCTIONS = {
+    "unnest", "current_date", "current_time", "current_timestamp", "current_timezone",
+    "localtime", "localtimestamp",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,22 @@ def _check_function(node: exp.Expression) -> None:
         raise QueryError(f"function {name}() is not allowed: it reaches outside the audit views")
 
 
-def _cte_names(tree: exp.Expression) -> set[str]:
-    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+def _cte_references(tree: exp.Query) -> set[int]:
+    """The Table nodes that name a CTE visible in their own scope.
+
+    A CTE defined in one subquery does not make the same name safe elsewhere; if sqlglot
+    cannot build the scopes, no table counts as a CTE and all must be views (fail closed).
+    """
+    refs: set[int] = set()
+    try:
+        for scope in traverse_scope(tree):
+            visible = {name.lower() for name in scope.cte_sources}
+            for table in scope.tables:
+                if table.name.lower() in visible and not table.args.get("db"):
+                    refs.add(id(table))
+    except Exception:
+        return set()
+    return refs
 
 
 def check_query(sql: str) -> CheckedQuery:
@@ -179,7 +197,7 @@ def _check_columns(tree: exp.Query, views: tuple[str, ...]) -> None:
 
 def _check_tables(tree: exp.Query) -> tuple[str, ...]:
     known = all_views()
-    ctes = _cte_names(tree)
+    cte_refs = _cte_references(tree)
     used: list[str] = []
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
@@ -198,7 +216,7 @@ def _check_tables(tree: exp.Query) -> tuple[str, ...]:
         if "/" in name or "\\" in name or "." in name or name.startswith("~"):
             raise QueryError(f"file paths are not allowed: {name!r} is not an audit view")
         key = name.lower()
-        if key in ctes:
+        if id(table) in cte_refs:
             continue
         if key in {"information_schema", "pg_catalog", "sqlite_master", "duckdb_tables"}:
             raise QueryError(f"{name} is not allowed: system catalogs cannot be queried")

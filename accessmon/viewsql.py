@@ -8,8 +8,6 @@ only for the views a query uses and only over the window's partitions.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from pathlib import Path
 
 from .views import Column, View
 from .window import Window
@@ -69,18 +67,11 @@ def duckdb_column(col: Column) -> str:
     return f"{expr} AS {quote_ident(col.name)}"
 
 
-def duckdb_events_source(files: Sequence[Path]) -> str:
-    """The store's rows in the window, with event_date taken from the folder name."""
-    if not files:
-        return (
-            "(SELECT CAST(NULL AS DATE) AS event_date, CAST(NULL AS TIMESTAMPTZ) AS event_time, "
-            "CAST(NULL AS VARCHAR) AS event_type, CAST(NULL AS VARCHAR) AS event_data WHERE false)"
-        )
-    listing = ", ".join(quote_literal(str(f)) for f in files)
+def duckdb_empty_events() -> str:
+    """A window without files: the right columns and no rows."""
     return (
-        "(SELECT CAST(regexp_extract(filename, '(\\d{4}-\\d{2}-\\d{2})[/\\\\][^/\\\\]*$', 1) AS DATE)"
-        " AS event_date, event_time, event_type, event_data"
-        f" FROM read_parquet([{listing}], filename = true, union_by_name = true))"
+        "(SELECT CAST(NULL AS DATE) AS event_date, CAST(NULL AS TIMESTAMPTZ) AS event_time, "
+        "CAST(NULL AS VARCHAR) AS event_type, CAST(NULL AS VARCHAR) AS event_data WHERE false)"
     )
 
 

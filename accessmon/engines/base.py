@@ -33,7 +33,53 @@ def _trino_unnest_rows_to_duckdb(node: exp.Expression) -> exp.Expression:
     return exp.Subquery(this=select, alias=alias.copy())
 
 
-_TRANSFORMS = {"duckdb": [_trino_date_diff_to_duckdb, _trino_unnest_rows_to_duckdb]}
+def _trino_iso8601_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """from_iso8601_timestamp gives timestamp(3) on Trino: nanoseconds beyond the millisecond
+    are dropped, so a 24 h certificate with `.374137154Z` expiry is not "longer than a day"."""
+    if isinstance(node, exp.FromISO8601Timestamp):
+        cast = exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMPTZ"))
+        return exp.Anonymous(
+            this="date_trunc", expressions=[exp.Literal.string("millisecond"), cast]
+        )
+    return node
+
+
+def _is_date(node: exp.Expression | None) -> bool:
+    """Expressions Trino types as DATE, recognised without a full type pass: the partition
+    column, DATE literals and casts, current_date, and date arithmetic on those."""
+    if isinstance(node, exp.Column):
+        return node.name.lower() == "event_date"
+    if isinstance(node, exp.Cast | exp.TryCast):
+        return node.to.is_type(exp.DataType.Type.DATE)
+    if isinstance(node, exp.CurrentDate | exp.Date | exp.DateFromParts | exp.TsOrDsToDate):
+        return True
+    if isinstance(node, exp.Add | exp.Sub):
+        return _is_date(node.this) and isinstance(node.expression, exp.Interval)
+    if isinstance(node, exp.Paren):
+        return _is_date(node.this)
+    return False
+
+
+def _trino_date_results_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """On Trino, date_trunc, date_add and interval arithmetic keep a DATE a DATE; DuckDB turns
+    it into a TIMESTAMP, which would print as `2024-03-01 00:00:00.000`."""
+    keeps_date = (
+        isinstance(node, exp.TimestampTrunc | exp.DateTrunc | exp.DateAdd | exp.DateSub)
+        or (isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval))
+    ) and _is_date(node.this)
+    if keeps_date and not isinstance(node.parent, exp.Cast):
+        return exp.Cast(this=node.copy(), to=exp.DataType.build("DATE"))
+    return node
+
+
+_TRANSFORMS = {
+    "duckdb": [
+        _trino_date_diff_to_duckdb,
+        _trino_unnest_rows_to_duckdb,
+        _trino_iso8601_to_duckdb,
+        _trino_date_results_to_duckdb,
+    ]
+}
 
 
 def with_views(tree: exp.Query, view_sql: Mapping[str, str], dialect: str) -> str:

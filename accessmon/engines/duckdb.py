@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ from ..errors import EngineError, QueryError, StoreError
 from ..result import QueryResult, QueryStats
 from ..validate import CheckedQuery
 from ..views import all_views, did_you_mean
-from ..viewsql import duckdb_events_source, duckdb_view, quote_literal
+from ..viewsql import duckdb_empty_events, duckdb_view, quote_literal
 from ..window import Window
 from .base import with_views
 
@@ -28,15 +30,40 @@ class DuckDBEngine:
         self.user = user
         self.store = Path(config.store).resolve()
         self._con: duckdb.DuckDBPyConnection | None = None
+        self._registered: set[str] = set()
+        self._tmp: str | None = None
 
     # -- SQL ------------------------------------------------------------------------------
 
     def render(self, query: CheckedQuery, window: Window) -> str:
-        files = store_mod.files_between(self.store, window.start, window.end)
-        source = duckdb_events_source(files)
+        source = self._events_source(window)
         views = all_views()
         view_sql = {name: duckdb_view(views[name], source, window) for name in query.views}
         return with_views(query.tree, view_sql, "duckdb")
+
+    def _events_source(self, window: Window) -> str:
+        """The window's files, handed to DuckDB as an Arrow dataset under a name of their own.
+
+        DuckDB itself never opens a file: its connection has no file access at all, so no
+        query can read, or write, anything in or outside the store.
+        """
+        import pyarrow.dataset as ds
+
+        files = store_mod.files_between(self.store, window.start, window.end)
+        if not files:
+            return duckdb_empty_events()
+        name = f"events_{window.start:%Y%m%d}_{window.end:%Y%m%d}"
+        if name not in self._registered:
+            dataset = ds.dataset(
+                [str(f) for f in files],
+                schema=store_mod.DATASET_SCHEMA,
+                format="parquet",
+                partitioning=ds.DirectoryPartitioning(store_mod.PARTITION_SCHEMA),
+                partition_base_dir=str(self.store),
+            )
+            self.connection().register(name, dataset)
+            self._registered.add(name)
+        return name
 
     # -- execution ------------------------------------------------------------------------
 
@@ -48,14 +75,15 @@ class DuckDBEngine:
                     f"no audit store at {self.store}: run `accessmon demo` or `accessmon ingest`"
                 )
             limits = self.config.duckdb
+            self._tmp = tempfile.mkdtemp(prefix="accessmon-duckdb-")
             con = duckdb.connect(":memory:")
             for setting in (
                 "SET TimeZone = 'UTC'",
                 f"SET memory_limit = {quote_literal(limits.memory_limit)}",
                 f"SET threads = {int(limits.threads)}",
+                f"SET temp_directory = {quote_literal(self._tmp)}",
                 "SET autoinstall_known_extensions = false",
                 "SET autoload_known_extensions = false",
-                f"SET allowed_directories = [{quote_literal(str(self.store) + '/')}]",
                 "SET enable_external_access = false",
                 "SET lock_configuration = true",
             ):
@@ -101,6 +129,10 @@ class DuckDBEngine:
         if self._con is not None:
             self._con.close()
             self._con = None
+            self._registered.clear()
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
 
 def arrow_table(relation: duckdb.DuckDBPyRelation):
