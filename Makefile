@@ -22,8 +22,8 @@ demo: $(STAMP)
 	$(BIN)/accessmon summary
 
 test: $(STAMP)
-	$(BIN)/ruff check accessmon tests benchmarks
-	$(BIN)/ruff format --check accessmon tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest -n 2 -q
 
 lab: $(STAMP)
@@ -33,11 +33,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --size $(SIZE)
 
 lint: $(STAMP)
-	$(BIN)/ruff check accessmon tests benchmarks
+	$(BIN)/ruff check .
 
 format: $(STAMP)
-	$(BIN)/ruff format accessmon tests benchmarks
-	$(BIN)/ruff check --fix accessmon tests benchmarks
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
