@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from .session import Session, query
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext accessmon`: the %%accessmon cell magic and %accessmon line magic."""
+    from .magic import register
+
+    register(ipython)
+
+
 def __getattr__(name: str) -> Any:
     if name in ("Session", "query"):
         from . import session
