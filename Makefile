@@ -19,7 +19,8 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/accessmon demo
-	$(BIN)/accessmon summary
+	$(BIN)/accessmon summary | head -1
+	$(BIN)/accessmon report run privilege_access_report
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -318,6 +318,130 @@ def query_rm(name: str) -> None:
     click.echo(f"deleted query {name}")
 
 
+@main.group()
+@global_options
+def report() -> None:
+    """Security reports: list, run headless to HTML, read results and state."""
+
+
+@report.command("ls")
+@global_options
+def report_ls() -> None:
+    """List the built-in and custom reports."""
+    from .reports import load_definitions
+
+    session = _session()
+    session.authorize("list", "security_report")
+    found, errors = load_definitions(Path(session.config.reports_dir))
+    for definition in found.values():
+        where = "built-in" if definition.source.startswith("built-in") else definition.source
+        click.echo(
+            f"{definition.name:<32} {len(definition.queries)} queries  {definition.title}  ({where})"
+        )
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if errors:
+        raise SystemExit(1)
+
+
+@report.command("run")
+@click.argument("name", required=False)
+@click.option("--all", "run_all", is_flag=True, help="Run every report.")
+@window_options
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder [default: ./reports, or output_dir].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "ipynb", "both"]),
+    default="html",
+    show_default=True,
+)
+@click.option(
+    "--wait",
+    type=float,
+    default=600,
+    show_default=True,
+    help="Seconds to wait for another run of the same report.",
+)
+@global_options
+def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
+    """Run a report headless: the notebook with papermill, then one self-contained HTML."""
+    from .render import render
+    from .reports import load_definitions
+    from .window import Window
+
+    if bool(name) == run_all:
+        raise click.UsageError("give a report NAME or --all")
+    session = _session()
+    window = Window.resolve(days, start, end)
+    out = out_dir or Path(session.config.output_dir)
+    names = [name] if name else list(load_definitions(Path(session.config.reports_dir))[0])
+    failed = False
+
+    def progress(i: int, n: int, q) -> None:
+        detail = f"error: {q.error}" if q.error else f"{q.findings} findings"
+        click.echo(f"[{i}/{n}] {q.name}: {detail}", err=True)
+
+    for report_name in names:
+        click.echo(f"running {report_name} over {window.start} to {window.end}", err=True)
+        rendered = render(session, report_name, window, out, fmt, wait, progress)
+        for path in (rendered.html, rendered.notebook):
+            if path:
+                click.echo(str(path))
+        if rendered.state == "ERROR":
+            click.echo(f"error: {report_name} finished with state ERROR "
+                       f"(failed: {', '.join(rendered.failed)})", err=True)  # fmt: skip
+            failed = True
+    if failed:
+        raise SystemExit(1)
+
+
+@report.command("get")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@global_options
+def report_get(name: str, fmt: str) -> None:
+    """Print the latest results of a report."""
+    from .reports import latest_results, load_results
+
+    session = _session()
+    session.authorize("read", "security_report")
+    path = latest_results(Path(session.config.output_dir), name)
+    if path is None:
+        raise AccessmonError(f"no results for {name} yet: run `accessmon report run {name}`")
+    run = load_results(session, path)
+    if fmt == "json":
+        click.echo(path.read_text())
+        return
+    click.echo(f"{run.title}: {run.window['start']} to {run.window['end']}, state {run.state}, "
+               f"generated {run.generated_at} by {run.user} ({path})")  # fmt: skip
+    for q in run.queries:
+        change = "" if q.change is None else f" ({q.change:+d} vs previous window)"
+        status = f"error: {q.error}" if q.error else f"{q.findings} findings{change}"
+        click.echo(f"  {q.title:<44} {status}")
+
+
+@report.command("state")
+@click.argument("name")
+@global_options
+def report_state(name: str) -> None:
+    """Print the state of a report's runs: RUNNING, SUCCESS or ERROR, with updated_at."""
+    from .reports import read_states
+
+    session = _session()
+    session.authorize("read", "security_report")
+    states = read_states(Path(session.config.output_dir), name)
+    if not states:
+        raise AccessmonError(f"{name} has not run yet")
+    for doc in states:
+        click.echo(f"{doc['name']:<48} {doc['state']:<8} {doc['updated_at']}")
+
+
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @global_options

@@ -68,19 +68,23 @@ class Config(_Section):
     queries_dir: Path = Path("queries")
     reports_dir: Path = Path("reports/definitions")
     rules_dir: Path = Path("rules")
+    output_dir: Path = Path("reports")
     source: Path | None = Field(default=None, exclude=True)
 
 
-_PATH_KEYS = ("store", "audit_log", "queries_dir", "reports_dir", "rules_dir")
+_PATH_KEYS = ("store", "audit_log", "queries_dir", "reports_dir", "rules_dir", "output_dir")
 
 
-def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of a key path in YAML text, for error messages."""
+def line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of a key path in YAML text, for error messages; for a missing key,
+    the line of the mapping that lacks it."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError:
         return None
-    line = None
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
     for key in loc:
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
@@ -210,7 +214,7 @@ def load_config(
         loc = tuple(err["loc"])
         key = ".".join(str(p) for p in loc)
         where = str(path) if path else "settings"
-        line = _line_of(text, loc) if text else None
+        line = line_of(text, loc) if text else None
         if line:
             where += f":{line}"
         if err["type"] == "extra_forbidden":

@@ -1,0 +1,45 @@
+"""Charts are pure: a DataFrame in, a plotly Figure out, so they render the same everywhere."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from plotly.graph_objects import Figure
+
+KINDS = ("bar", "line", "scatter", "pie")
+
+
+def figure(
+    df: pd.DataFrame,
+    kind: str = "bar",
+    x: str | None = None,
+    y: str | None = None,
+    color: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """A stacked bar (Teleport's report chart), line, scatter or pie of a result."""
+    import pandas as pd
+    import plotly.express as px
+
+    if kind not in KINDS:
+        raise ValueError(f"chart kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    data = df.copy()
+    if y is not None and y in data:
+        data[y] = pd.to_numeric(data[y], errors="coerce")
+    if color is not None and color in data:
+        data[color] = data[color].astype("string").fillna("(none)")
+    if kind == "pie":
+        fig = px.pie(data, names=x, values=y, title=title)
+    elif kind == "bar":
+        fig = px.bar(data, x=x, y=y, color=color, title=title)
+        fig.update_layout(barmode="stack")
+    elif kind == "line":
+        fig = px.line(data, x=x, y=y, color=color, title=title, markers=True)
+    else:
+        fig = px.scatter(data, x=x, y=y, color=color, title=title)
+    if x == "event_date" and kind != "pie":
+        fig.update_xaxes(type="date", tickformat="%Y-%m-%d")
+    fig.update_layout(template="plotly_white", legend_title_text=color or "", margin={"t": 50})
+    return fig

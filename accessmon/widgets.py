@@ -1,0 +1,542 @@
+"""The Query Editor of Teleport's web UI, as a Jupyter widget.
+
+`QueryEditor` holds the editor's state and logic as plain methods (set the SQL, run, page,
+sort, chart, export, load and save queries), so tests and scripts drive it without a
+browser. Its `.widget` is ipywidgets wiring around those methods and nothing more.
+
+Every action goes through `Session` methods, so the editor passes the same role checks and
+writes the same audit trail as the CLI. An `AccessmonError` becomes the editor's one-line
+`error`, shown inline; it never escapes as a traceback, so the widget stays usable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import html
+import json
+import math
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .errors import AccessmonError, QueryError
+from .examples import get_example, load_examples
+from .views import did_you_mean
+from .window import Window
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from .result import QueryResult
+    from .session import Session
+
+#: Teleport's window presets, in days; a date range is the other choice.
+PRESETS = (7, 30, 90, 120)
+PAGE_SIZE = 50
+#: The example the SQL area starts with: it has a date, a user and a count, so it charts.
+DEFAULT_EXAMPLE = "unique_ips_per_user"
+EXPORT_FORMATS = ("csv", "parquet")
+CHART_KINDS = ("bar", "line", "scatter", "pie")
+
+T = TypeVar("T")
+
+
+def _recorded(method: Callable[..., T]) -> Callable[..., T | None]:
+    """Turn an AccessmonError into the editor's one-line error and return None."""
+
+    @functools.wraps(method)
+    def wrapper(self: QueryEditor, *args: Any, **kwargs: Any) -> T | None:
+        self.error = None
+        self.error_position = None
+        try:
+            return method(self, *args, **kwargs)
+        except AccessmonError as e:
+            self._fail(e)
+            return None
+        finally:
+            self._refresh()
+
+    return wrapper
+
+
+class QueryEditor:
+    """Teleport's Query Editor in a notebook: SQL, views, window, results, chart, export."""
+
+    def __init__(
+        self, session: Session | None = None, *, page_size: int = PAGE_SIZE, **session_flags: Any
+    ) -> None:
+        self._session = session
+        self._flags = session_flags
+        self.page_size = page_size
+        self.sql = get_example(DEFAULT_EXAMPLE).query
+        self.name: str | None = DEFAULT_EXAMPLE
+        self.window_args: dict[str, Any] = {"days": PRESETS[0]}
+        self.result: QueryResult | None = None
+        self.error: str | None = None
+        self.error_position: tuple[int, int | None] | None = None
+        self.status = ""
+        self.figure: go.Figure | None = None
+        self.exported: Path | None = None
+        self.running = False
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._base: pd.DataFrame | None = None
+        self._frame: pd.DataFrame | None = None
+        self._sort: tuple[str, bool] | None = None
+        self._page = 1
+        self._ui: dict[str, Any] = {}
+
+    # -- session -------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Session:
+        """Built on first use from the flags, as `Session(**flags)` does for the CLI."""
+        if self._session is None:
+            from .session import Session
+
+            self._session = Session(**self._flags)
+        return self._session
+
+    # -- SQL, views, window --------------------------------------------------------------
+
+    @_recorded
+    def set_sql(self, sql: str) -> str:
+        self.sql = sql
+        return sql
+
+    @_recorded
+    def insert_text(self, text: str) -> str:
+        """Append `text` to the SQL: widgets do not expose the cursor to the kernel."""
+        sep = "" if not self.sql or self.sql[-1].isspace() else " "
+        self.sql = f"{self.sql}{sep}{text}"
+        return self.sql
+
+    @_recorded
+    def views_listing(self) -> list[tuple[str, str]]:
+        """(name, event type) of every view the analyst may list."""
+        return [(v.name, v.event_type) for v in self.session.views().values()]
+
+    @_recorded
+    def view_columns(self, view: str) -> list[tuple[str, str]]:
+        """(name, type) of one view's columns, for the view browser."""
+        return [(c.name, c.type) for c in self._view(view).columns]
+
+    def insert_view(self, view: str) -> str | None:
+        """Append a view's name to the SQL (a typo is refused with a suggestion)."""
+        try:
+            name = self._view(view).name
+        except AccessmonError as e:
+            self._fail(e)
+            self._refresh()
+            return None
+        return self.insert_text(name)
+
+    def _view(self, name: str):
+        views = self.session.views()
+        if name not in views:
+            raise AccessmonError(f"unknown view {name}{did_you_mean(name, views, n=1)}")
+        return views[name]
+
+    @_recorded
+    def set_window(
+        self,
+        days: int | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+    ) -> Window:
+        """A preset (`days`) or a date range; checked now so the error shows before a run."""
+        window = Window.resolve(days, start, end)
+        if start is None and end is None:
+            self.window_args = {"days": window.days}
+        else:
+            self.window_args = {"start": window.start, "end": window.end}
+        return window
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self) -> QueryResult | None:
+        """Run the SQL over the window; None when it failed (see `error`) or one is running."""
+        if not self._lock.acquire(blocking=False):
+            return None  # a run is in flight: a second click must not fire a second query
+        try:
+            return self._run()
+        finally:
+            self._lock.release()
+
+    @_recorded
+    def _run(self) -> QueryResult:
+        self.running = True
+        self.result = self.figure = None
+        self._base = self._frame = None
+        self.status = "running…"
+        self._refresh()
+        try:
+            result = self.session.run(self.sql, **self.window_args)
+        except AccessmonError:
+            self.status = ""
+            raise
+        finally:
+            self.running = False
+        self.result = result
+        self._base = self._frame = result.to_pandas()
+        self._sort = None
+        self._page = 1
+        self.status = stats_text(result)
+        return result
+
+    # -- results ---------------------------------------------------------------------------
+
+    @property
+    def frame(self) -> pd.DataFrame | None:
+        """The last result as a DataFrame, in the current sort order."""
+        return self._frame
+
+    @property
+    def pages(self) -> int:
+        rows = 0 if self._frame is None else len(self._frame)
+        return max(1, math.ceil(rows / self.page_size))
+
+    @property
+    def page_number(self) -> int:
+        return self._page
+
+    @_recorded
+    def page(self, n: int) -> pd.DataFrame:
+        """The rows of page `n`, counted from 1 as the widget shows; clamped to the pages."""
+        frame = self._need_frame()
+        self._page = min(max(1, n), self.pages)
+        start = (self._page - 1) * self.page_size
+        return frame.iloc[start : start + self.page_size]
+
+    def next_page(self) -> pd.DataFrame | None:
+        return self.page(self._page + 1)
+
+    def previous_page(self) -> pd.DataFrame | None:
+        return self.page(self._page - 1)
+
+    @_recorded
+    def sort(self, column: str, ascending: bool = True) -> pd.DataFrame:
+        """Sort the whole result (not just the page) by one column; back to page 1."""
+        base = self._need_frame(base=True)
+        _need_column(base, column, "sort")
+        self._frame = sort_frame(base, column, ascending)
+        self._sort = (column, ascending)
+        self._page = 1
+        return self._frame
+
+    def _need_frame(self, base: bool = False) -> pd.DataFrame:
+        frame = self._base if base else self._frame
+        if frame is None:
+            raise AccessmonError("run a query first")
+        return frame
+
+    # -- chart and export --------------------------------------------------------------------
+
+    @_recorded
+    def chart(
+        self,
+        kind: str = "bar",
+        x: str | None = None,
+        y: str | None = None,
+        color: str | None = None,
+    ) -> go.Figure:
+        """A plotly figure of the result; without `x`, columns are picked by `chart_defaults`."""
+        frame = self._need_frame()
+        if x is None:
+            picks = chart_defaults(frame)
+            x, y, color = picks["x"], y or picks["y"], color or picks["color"]
+        self.figure = chart_figure(frame, kind, x, y, color)
+        return self.figure
+
+    @_recorded
+    def export(self, fmt: str = "csv", path: str | Path | None = None) -> Path:
+        """Write the result (in the current sort order) to CSV or Parquet, atomically."""
+        frame = self._need_frame()
+        if fmt not in EXPORT_FORMATS:
+            raise AccessmonError(f"export format must be csv or parquet, not {fmt!r}")
+        target = Path(path) if path else default_export_path(self.name or "query", fmt)
+        if fmt == "csv":
+            write = functools.partial(_write_csv, frame)
+        else:
+            table = self.result.table if self.result is not None else None
+            write = functools.partial(_write_parquet, table, frame, list(frame.index))
+        self.exported = atomic_write(target, write)
+        return self.exported
+
+    # -- query library ----------------------------------------------------------------------
+
+    def library(self) -> list[tuple[str, str, str]]:
+        """(kind, name, title): the seed's examples, then the saved queries the user may list."""
+        items = [("example", e.name, e.title or e.name) for e in load_examples()]
+        try:
+            saved = self.session.saved_queries()
+        except AccessmonError:
+            saved = []  # an analyst without `list` still has the examples
+        return items + [("saved", q.name, q.title or q.name) for q in saved]
+
+    @_recorded
+    def load_example(self, name: str) -> str:
+        example = get_example(name)
+        self.sql, self.name = example.query, example.name
+        return self.sql
+
+    @_recorded
+    def load_saved(self, name: str) -> str:
+        """A saved `audit_query` resource (needs `read`)."""
+        query = self.session.saved_query(name)
+        self.sql, self.name = query.query, query.name
+        return self.sql
+
+    @_recorded
+    def save(self, name: str | None = None, title: str = "", description: str = "") -> Path:
+        """Save the SQL as an `audit_query` resource: `create` (or `update`) permission."""
+        name = name or self.name
+        if not name:
+            raise AccessmonError("give the query a name to save it")
+        path = self.session.save_query(name, self.sql, title, description)
+        self.name = name
+        self.status = f"saved audit_query {name}"
+        return path
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def _fail(self, error: AccessmonError) -> None:
+        self.error = " ".join(str(error).split())
+        if isinstance(error, QueryError) and error.line is not None:
+            self.error_position = (error.line, error.col)
+
+    def error_context(self) -> str:
+        """The SQL line the error points at, with a caret under the column, or ''."""
+        if not self.error_position:
+            return ""
+        line, col = self.error_position
+        lines = self.sql.splitlines()
+        if not 1 <= line <= len(lines):
+            return ""
+        prefix = f"{line:>4} | "
+        text = prefix + lines[line - 1]
+        if col is None or col < 1:
+            return text
+        return text + "\n" + " " * (len(prefix) + col - 1) + "^"
+
+    # -- display -----------------------------------------------------------------------------
+
+    @property
+    def widget(self):
+        """The ipywidgets container; built on first use."""
+        if not self._ui:
+            self._ui = build_ui(self)
+            self._refresh()
+        return self._ui["root"]
+
+    def _refresh(self) -> None:
+        if self._ui:
+            refresh_ui(self, self._ui)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def run_in_background(self) -> threading.Thread | None:
+        """What the Run button does: one run at a time, off the kernel's main thread, so the
+        notebook stays responsive and a second click while it runs is ignored."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        self.running = True
+        self._refresh()
+
+        def work() -> None:
+            try:
+                self._run()
+            except Exception as e:  # a bug must not leave the Run button disabled
+                self.error = f"internal error: {type(e).__name__}: {e}"
+            finally:
+                self.running = False
+                self._lock.release()
+                self._refresh()
+
+        self._thread = threading.Thread(target=work, name="accessmon-query", daemon=True)
+        self._thread.start()
+        return self._thread
+
+
+# -- pure helpers --------------------------------------------------------------------------
+
+
+def stats_text(result: QueryResult) -> str:
+    """`12 rows in 35 ms`, plus the bytes scanned on Athena, where they cost money."""
+    rows = len(result)
+    text = f"{rows} row{'s' if rows != 1 else ''} in {result.stats.elapsed_ms} ms"
+    if result.stats.engine == "athena":
+        text += f", {human_bytes(result.stats.data_scanned_bytes)} scanned"
+    return text
+
+
+def human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _need_column(frame: pd.DataFrame, column: str | None, role: str) -> None:
+    if column is not None and column not in frame.columns:
+        names = [str(c) for c in frame.columns]
+        raise AccessmonError(
+            f"{role}: no column {column} in the result{did_you_mean(column, names, n=1)}"
+        )
+
+
+def sort_frame(frame: pd.DataFrame, column: str, ascending: bool = True) -> pd.DataFrame:
+    """A stable sort, nulls last; list-valued columns sort by their text."""
+    kwargs = {"ascending": ascending, "kind": "stable", "na_position": "last"}
+    try:
+        return frame.sort_values(column, **kwargs)
+    except TypeError:
+        return frame.sort_values(column, key=lambda s: s.map(cell_text), **kwargs)
+
+
+def chart_defaults(frame: pd.DataFrame) -> dict[str, str | None]:
+    """Sensible first picks: x the date (or first column), y the first number, color a label."""
+    import pandas as pd
+
+    columns = [str(c) for c in frame.columns]
+    if not columns:
+        return {"x": None, "y": None, "color": None}
+    x = "event_date" if "event_date" in columns else columns[0]
+    numeric = [c for c in columns if c != x and pd.api.types.is_numeric_dtype(frame[c])]
+    y = numeric[0] if numeric else None
+    labels = [
+        c
+        for c in columns
+        if c not in (x, y) and not pd.api.types.is_numeric_dtype(frame[c]) and y is not None
+    ]
+    return {"x": x, "y": y, "color": labels[0] if labels else None}
+
+
+def chart_figure(
+    frame: pd.DataFrame,
+    kind: str = "bar",
+    x: str | None = None,
+    y: str | None = None,
+    color: str | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """Pure: a DataFrame in, a plotly Figure out (bar, line, scatter or pie)."""
+    from . import charts
+
+    if kind not in CHART_KINDS:
+        raise AccessmonError(f"chart kind must be one of {', '.join(CHART_KINDS)}, not {kind!r}")
+    if x is None:
+        raise AccessmonError("choose the chart's x column")
+    for role, column in (("x", x), ("y", y), ("color", color)):
+        _need_column(frame, column, f"chart {role}")
+    try:
+        return charts.figure(frame, kind, x, y, color, title)
+    except (ValueError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise AccessmonError(f"cannot draw a {kind} chart of these columns: {first}") from e
+
+
+def default_export_path(name: str, fmt: str, folder: Path | None = None) -> Path:
+    """`exports/<query>_<UTC time>.<fmt>` under the working directory; never overwrites."""
+    folder = folder or Path.cwd() / "exports"
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{name}_{stamp}.{fmt}"
+    if path.exists():
+        path = folder / f"{name}_{stamp}-{uuid.uuid4().hex[:6]}.{fmt}"
+    return path
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write to a hidden temporary name beside `path`, then rename: no half-written export."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise AccessmonError(f"cannot write {path}: {e.strerror or e}") from e
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """CSV via pandas; lists and structs as JSON text rather than numpy's repr."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(_csv_value)
+    out.to_csv(path, index=False)
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, dict) or _is_listlike(value):
+        return json.dumps(_plain(value), default=str)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if _is_listlike(value):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _write_parquet(table: Any, frame: pd.DataFrame, order: list[int], path: Path) -> None:
+    """Parquet via pyarrow from the Arrow result, so column types survive; rows as sorted."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if table is None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        order = list(range(table.num_rows))
+    if order != list(range(table.num_rows)):
+        table = table.take(pa.array(order, type=pa.int64()))
+    pq.write_table(table, path)
+
+
+def _is_listlike(value: Any) -> bool:
+    return isinstance(value, list | tuple) or getattr(value, "ndim", 0) > 0
+
+
+def cell_text(value: Any) -> str:
+    """A cell as the results table shows it: Athena-style timestamps, lists in brackets."""
+    if value is None or type(value).__name__ == "NaTType":
+        return ""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {cell_text(v)}" for k, v in value.items()) + "}"
+    if _is_listlike(value):
+        return "[" + ", ".join(cell_text(v) for v in value) + "]"
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def table_html(frame: pd.DataFrame) -> str:
+    """An escaped HTML table of a page of rows."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>"
+        for row in frame.itertuples(index=False, name=None)
+    )
+    return f'<table class="am-results"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
