@@ -20,6 +20,8 @@ ENV_KEYS = {
     "ACCESSMON_STORE": "store",
     "ACCESSMON_ENGINE": "engine",
     "ACCESSMON_USER": "user",
+    "ACCESSMON_AUDIT_LOG": "audit_log",
+    "ACCESSMON_OUTPUT_DIR": "output_dir",
 }
 
 
