@@ -16,6 +16,7 @@ from typing import Any
 
 QUERY_RUN = ("secreports.audit.query.run", "SRE001")
 REPORT_RUN = ("secreports.report.run", "SRE002")
+ALERT_RUN = ("accessmon.alert.run", "AMA001")
 
 
 def event(kind: tuple[str, str], *, user: str, success: bool, **fields: Any) -> dict[str, Any]:

@@ -475,5 +475,16 @@ def doctor() -> None:
         raise SystemExit(1)
 
 
+def _register_optional_groups() -> None:
+    """Command groups that live in modules of their own."""
+    try:
+        from .cli_alerts import alert
+    except ImportError:  # the alerts module is not there yet
+        return
+    main.add_command(alert)
+
+
+_register_optional_groups()
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -57,6 +57,18 @@ class DuckDBConfig(_Section):
     timeout_seconds: float = Field(default=300.0, gt=0)
 
 
+class AlertsConfig(_Section):
+    """Automated response: where alerts go and whether actions really run."""
+
+    apply: bool = False
+    alert_log: Path = Path("data/alerts.jsonl")
+    state_file: Path = Path("data/alert-state.json")
+    webhook_url: str | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_retries: int = Field(default=3, ge=0)
+    tctl: str = "tctl"
+
+
 class Config(_Section):
     """Everything accessmon can be told. Paths in a file are relative to that file."""
 
@@ -71,6 +83,7 @@ class Config(_Section):
     reports_dir: Path = Path("reports/definitions")
     rules_dir: Path = Path("rules")
     output_dir: Path = Path("reports")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     source: Path | None = Field(default=None, exclude=True)
 
 
@@ -125,6 +138,14 @@ def _rebase(data: dict[str, Any], base: Path) -> dict[str, Any]:
     for key in _PATH_KEYS:
         if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
             out[key] = str(base / out[key])
+    alerts = out.get("alerts")
+    if isinstance(alerts, dict):
+        out["alerts"] = {
+            k: str(base / v)
+            if k in ("alert_log", "state_file") and isinstance(v, str) and not Path(v).is_absolute()
+            else v
+            for k, v in alerts.items()
+        }
     rbac = out.get("rbac")
     if isinstance(rbac, dict) and isinstance(rbac.get("resources"), list):
         rbac = dict(rbac)
