@@ -2,6 +2,10 @@
 
 Bad lines are set aside in `<store>/_rejected/` with their file, line and reason;
 they never stop the rest of a file. De-duplication is by `uid`.
+
+Lines travel as Arrow columns: pyarrow reads them in large blocks and DuckDB parses the
+JSON, so no Python object is made per event. A file the fast reader cannot finish (a
+truncated .gz, say) is read on, from where it stopped, line by line in Python.
 """
 
 from __future__ import annotations
@@ -18,15 +22,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+import duckdb
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from . import store as store_mod
 from .errors import IngestError
 
 #: Files taken from directories; a file named on the command line is always read.
 LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
-BATCH_EVENTS = 500_000
+BATCH_EVENTS = 1_000_000
+_BLOCK_BYTES = 32 << 20
+_PY_CHUNK_LINES = 100_000
 
 
 @dataclass
@@ -85,97 +92,99 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
     return files, problems
 
 
-def _open(path: Path):
+def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
+        return fh.read(2) == b"\x1f\x8b"
 
 
-def _lines(path: Path, rejects: list[Rejected]) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line); a truncated or corrupt gzip ends the file with one reject."""
-    n = 0
+def _first_byte(path: Path) -> bytes:
+    """The first non-blank byte: `[` means one JSON array of events."""
+    opener = gzip.open if _is_gzip(path) else open
     try:
-        with _open(path) as fh:
+        with opener(path, "rb") as fh:
+            while chunk := fh.read(4096):
+                stripped = chunk.lstrip()
+                if stripped:
+                    return stripped[:1]
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError):
+        return b""
+    return b""
+
+
+def _lines_table(numbers: list[int], lines: list) -> pa.Table:
+    return pa.table({"n": pa.array(numbers, pa.int64()), "line": pa.array(lines, pa.binary())})
+
+
+def _fast_chunks(path: Path) -> Iterator[pa.Table]:
+    """Blocks of raw lines, numbered, straight into Arrow (plain or gzip)."""
+    stream = pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
+    reader = pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(column_names=["line"], block_size=_BLOCK_BYTES),
+        parse_options=pacsv.ParseOptions(
+            delimiter="\x01", quote_char=False, escape_char=False, ignore_empty_lines=False
+        ),
+        convert_options=pacsv.ConvertOptions(column_types={"line": pa.binary()}),
+    )
+    offset = 0
+    for batch in reader:
+        n = batch.num_rows
+        numbers = pa.array(range(offset + 1, offset + n + 1), pa.int64())
+        offset += n
+        yield pa.table({"n": numbers, "line": batch.column(0)})
+
+
+def _python_chunks(path: Path, skip: int, rejects: list[Rejected]) -> Iterator[pa.Table]:
+    """Line by line after `skip` lines; a truncated or corrupt gzip ends with one reject."""
+    numbers: list[int] = []
+    lines: list[bytes] = []
+    n = skip
+    try:
+        with gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb") as fh:
             for n, raw in enumerate(fh, start=1):
-                yield n, raw
+                if n <= skip:
+                    continue
+                numbers.append(n)
+                lines.append(raw)
+                if len(lines) >= _PY_CHUNK_LINES:
+                    yield _lines_table(numbers, lines)
+                    numbers, lines = [], []
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
         rejects.append(Rejected(str(path), n + 1, f"unreadable after line {n}: {e}", ""))
+    if lines:
+        yield _lines_table(numbers, lines)
 
 
-def _records(path: Path, rejects: list[Rejected]) -> Iterator[tuple[int, dict, str]]:
-    """(line, event, its JSON text) for every acceptable event of one file."""
-    lines = _lines(path, rejects)
-    for n, raw in lines:  # noqa: B007 - n and raw are the first non-blank line
-        if raw.strip():
-            break
-    else:
-        return
-    if raw.lstrip().startswith(b"["):
-        yield from _array_records(path, n, raw, lines, rejects)
-        return
-    yield from _line_records(path, [(n, raw)], rejects)
-    yield from _line_records(path, lines, rejects)
-
-
-def _array_records(path, first_n, first_raw, lines, rejects):
-    """A file holding one JSON array of events; positions are reported as its line numbers."""
-    chunks = [first_raw] + [raw for _, raw in lines]
+def _line_chunks(path: Path, rejects: list[Rejected]) -> Iterator[pa.Table]:
+    done = 0
     try:
-        items = json.loads(b"".join(chunks))
+        for table in _fast_chunks(path):
+            yield table
+            done = int(table.column("n")[-1].as_py()) if table.num_rows else done
+        return
+    except (pa.ArrowException, OSError, EOFError, zlib.error):
+        pass  # read on, from where the fast reader stopped, line by line
+    yield from _python_chunks(path, done, rejects)
+
+
+def _array_chunks(path: Path, rejects: list[Rejected]) -> Iterator[pa.Table]:
+    """A file holding one JSON array of events; positions are the items' numbers."""
+    try:
+        opener = gzip.open if _is_gzip(path) else open
+        with opener(path, "rb") as fh:
+            items = json.loads(fh.read())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        line = first_n + getattr(e, "lineno", 1) - 1
+        line = getattr(e, "lineno", 1)
         rejects.append(Rejected(str(path), line, f"malformed JSON array: {e}", ""))
         return
-    if not isinstance(items, list):
-        rejects.append(Rejected(str(path), first_n, "not a JSON array of events", ""))
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
+        rejects.append(Rejected(str(path), 1, f"unreadable: {e}", ""))
         return
-    for i, item in enumerate(items, start=1):
-        text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-        reason = _problem(item)
-        if reason:
-            rejects.append(Rejected(str(path), i, f"item {i}: {reason}", text))
-        else:
-            yield i, item, text
-
-
-def _line_records(path, lines, rejects):
-    for n, raw in lines:
-        try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError as e:
-            rejects.append(
-                Rejected(
-                    str(path),
-                    n,
-                    f"invalid UTF-8 at byte {e.start}",
-                    raw.decode("utf-8", "replace").strip(),
-                )
-            )
-            continue
-        if not text:
-            continue
-        try:
-            event = json.loads(text)
-        except json.JSONDecodeError as e:
-            rejects.append(
-                Rejected(str(path), n, f"malformed JSON: {e.msg} at column {e.colno}", text)
-            )
-            continue
-        reason = _problem(event)
-        if reason:
-            rejects.append(Rejected(str(path), n, reason, text))
-            continue
-        yield n, event, text
-
-
-def _problem(event) -> str | None:
-    if not isinstance(event, dict):
-        return "not a JSON object"
-    if not isinstance(event.get("event"), str) or not event["event"]:
-        return "missing 'event'"
-    if not isinstance(event.get("time"), str) or not event["time"]:
-        return "missing 'time'"
-    return None
+    if not isinstance(items, list):
+        rejects.append(Rejected(str(path), 1, "not a JSON array of events", ""))
+        return
+    texts = [json.dumps(i, ensure_ascii=False, separators=(",", ":")).encode() for i in items]
+    yield _lines_table(list(range(1, len(texts) + 1)), texts)
 
 
 def content_uid(event: dict) -> str:
@@ -184,51 +193,122 @@ def content_uid(event: dict) -> str:
     return str(uuid.UUID(bytes=hashlib.sha256(canonical.encode()).digest()[:16], version=5))
 
 
-class _Batch:
+_EXTRACT = """
+SELECT n, txt,
+       s.event AS event_type,
+       s.uid AS uid,
+       coalesce(s.sid, '') AS session_id,
+       coalesce(s."user", '') AS "user",
+       date_trunc('millisecond', TRY_CAST(s.time AS TIMESTAMPTZ)) AS event_time,
+       s IS NULL AS unparsed
+FROM (
+  SELECT n, txt,
+         TRY(json_transform(txt, '{"event":"VARCHAR","time":"VARCHAR","uid":"VARCHAR",
+                                   "sid":"VARCHAR","user":"VARCHAR"}')) AS s
+  FROM (SELECT n, TRY(decode(line)) AS txt FROM chunk)
+)
+"""
+
+
+class _Extractor:
+    """Parses a chunk of lines with DuckDB: Teleport's columns out, bad lines set aside.
+
+    The connection is private to ingest and never sees analyst SQL.
+    """
+
     def __init__(self) -> None:
-        self.cols: dict[str, list] = {
-            k: [] for k in ("uid", "session_id", "event_type", "time", "event_data", "user")
-        }
-        self.where: list[tuple[str, int]] = []
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
 
-    def add(self, source: str, n: int, event: dict, text: str) -> None:
-        uid = event.get("uid")
-        c = self.cols
-        c["uid"].append(uid if isinstance(uid, str) and uid else content_uid(event))
-        sid = event.get("sid")
-        c["session_id"].append(sid if isinstance(sid, str) else "")
-        c["event_type"].append(event["event"])
-        c["time"].append(event["time"])
-        c["event_data"].append(text)
-        user = event.get("user")
-        c["user"].append(user if isinstance(user, str) else "")
-        self.where.append((source, n))
+    def extract(
+        self, chunk: pa.Table, source: str, raw: pa.Table, rejects: list[Rejected]
+    ) -> pa.Table:
+        import pyarrow.compute as pc
 
-    def __len__(self) -> int:
-        return len(self.where)
+        self.con.register("chunk", chunk)
+        try:
+            from .engines.duckdb import arrow_table
 
-    def to_table(self, rejects: list[Rejected]) -> pa.Table:
-        """Parse times column-wise; a time that is not RFC 3339 rejects its event."""
-        parsed = pd.to_datetime(
-            pd.Series(self.cols["time"]), utc=True, format="ISO8601", errors="coerce"
+            out = arrow_table(self.con.sql(_EXTRACT))
+        finally:
+            self.con.unregister("chunk")
+        text = pc.utf8_trim_whitespace(out.column("txt"))
+        out = out.set_column(out.schema.get_field_index("txt"), "txt", text)
+        out = out.filter(pc.fill_null(pc.not_equal(text, ""), True))  # blank lines are no events
+        ok = pc.and_(
+            pc.and_(pc.invert(out.column("unparsed")), pc.is_valid(out.column("event_time"))),
+            pc.and_(
+                pc.is_valid(out.column("event_type")), pc.not_equal(out.column("event_type"), "")
+            ),
         )
-        bad = parsed.isna().to_numpy()
-        for i in bad.nonzero()[0]:
-            source, n = self.where[i]
-            rejects.append(
-                Rejected(
-                    source, n, f"invalid time {self.cols['time'][i]!r}", self.cols["event_data"][i]
-                )
+        ok = pc.fill_null(ok, False)
+        bad = out.filter(pc.invert(ok))
+        if bad.num_rows:
+            self._reject(bad, source, raw, rejects)
+        good = out.filter(ok)
+        return self._with_uids(good)
+
+    @staticmethod
+    def _reject(bad: pa.Table, source: str, raw: pa.Table, rejects: list[Rejected]) -> None:
+        lines = dict(zip(raw.column("n").to_pylist(), raw.column("line").to_pylist(), strict=True))
+        for row in bad.to_pylist():
+            n, text = row["n"], row["txt"]
+            if text is None:
+                err = _utf8_error(lines[n])
+                rejects.append(Rejected(source, n, f"invalid UTF-8 at byte {err}",
+                                        lines[n].decode("utf-8", "replace").strip()))  # fmt: skip
+                continue
+            rejects.append(Rejected(source, n, _why(text, row), text))
+
+    @staticmethod
+    def _with_uids(good: pa.Table) -> pa.Table:
+        """Events without a uid get a stable key from their content."""
+        import pyarrow.compute as pc
+
+        uids = good.column("uid")
+        missing = pc.fill_null(pc.or_(pc.is_null(uids), pc.equal(uids, "")), True)
+        if pc.any(missing).as_py():
+            texts = good.column("txt").to_pylist()
+            filled = [
+                content_uid(json.loads(t)) if m else u
+                for u, t, m in zip(uids.to_pylist(), texts, missing.to_pylist(), strict=True)
+            ]
+            good = good.set_column(
+                good.schema.get_field_index("uid"), "uid", pa.array(filled, pa.string())
             )
-        keep = ~bad
-        times = parsed[keep].dt.floor("ms")
-        data = {
-            k: pa.array([v for v, ok in zip(vals, keep, strict=True) if ok], pa.string())
-            for k, vals in self.cols.items()
-            if k != "time"
-        }
-        data["event_time"] = pa.array(times, pa.timestamp("ms", tz="UTC"))
-        return pa.table(data).select(store_mod.SCHEMA.names)
+        return pa.table(
+            {
+                "uid": good.column("uid"),
+                "session_id": good.column("session_id"),
+                "event_type": good.column("event_type"),
+                "event_time": pc.cast(good.column("event_time"), pa.timestamp("ms", tz="UTC")),
+                "event_data": good.column("txt"),
+                "user": good.column("user"),
+            }
+        )
+
+
+def _utf8_error(raw: bytes) -> int:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start
+    return 0
+
+
+def _why(text: str, row: dict) -> str:
+    """The reason for one rejected line, worked out in Python: such lines are rare."""
+    try:
+        event = json.loads(text)
+    except json.JSONDecodeError as e:
+        return f"malformed JSON: {e.msg} at column {e.colno}"
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    if not isinstance(event.get("event"), str) or not event["event"]:
+        return "missing 'event'"
+    if not isinstance(event.get("time"), str) or not event["time"]:
+        return "missing 'time'"
+    return f"invalid time {event['time']!r}"
 
 
 def _write_rejects(store: Path, rejects: list[Rejected]) -> Path:
@@ -261,28 +341,30 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
     files, problems = discover(paths)
     summary = IngestSummary(files=len(files), unreadable=problems)
     rejects: list[Rejected] = []
-    batch = _Batch()
+    extractor = _Extractor()
+    pending: list[pa.Table] = []
     total_bytes = sum(f.stat().st_size for f in files)
     progress = _progress(total_bytes)
 
     def flush() -> None:
-        nonlocal batch
-        if len(batch):
-            table = batch.to_table(rejects)
-            summary.read += table.num_rows
+        if pending:
+            table = pa.concat_tables(pending)
+            pending.clear()
             added, dups = store_mod.write_events(store, table)
             summary.added += added
             summary.duplicates += dups
-        batch = _Batch()
 
     task = progress.add_task("ingest", total=total_bytes) if progress else None
     if progress:
         progress.start()
     try:
         for path in files:
-            for n, event, text in _records(path, rejects):
-                batch.add(str(path), n, event, text)
-                if len(batch) >= BATCH_EVENTS:
+            chunks = _array_chunks if _first_byte(path) == b"[" else _line_chunks
+            for raw in chunks(path, rejects):
+                good = extractor.extract(raw, str(path), raw, rejects)
+                summary.read += good.num_rows
+                pending.append(good)
+                if sum(t.num_rows for t in pending) >= BATCH_EVENTS:
                     flush()
             if progress:
                 progress.advance(task, path.stat().st_size)

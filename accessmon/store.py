@@ -74,16 +74,15 @@ def files_between(store: Path, start: dt.date | None, end: dt.date | None) -> li
     return files
 
 
-def existing_uids(store: Path, day: dt.date) -> set[str]:
+def existing_uids(store: Path, day: dt.date) -> pa.Array:
     """The uids already stored for one day, for de-duplication."""
-    uids: set[str] = set()
+    chunks = []
     for path in partition_files(store, day):
         try:
-            col = pq.read_table(path, columns=["uid"]).column("uid")
+            chunks.append(pq.read_table(path, columns=["uid"]).column("uid").combine_chunks())
         except Exception as e:  # a foreign or corrupt file must not stop an ingest silently
             raise StoreError(f"cannot read {path}: {e}") from e
-        uids.update(col.to_pylist())
-    return uids
+    return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
 
 
 def atomic_write_parquet(table: pa.Table, path: Path) -> None:
@@ -113,11 +112,21 @@ def atomic_write_text(text: str, path: Path) -> None:
 
 
 def _by_day(table: pa.Table) -> Iterator[tuple[dt.date, pa.Table]]:
+    """One table per UTC day; each is copied out only when its turn comes, so memory holds
+    the batch and one day, not two copies of the batch."""
     days = pc.cast(table.column("event_time"), pa.date32())
-    table = table.append_column("__day", days)
-    for day in sorted(set(pc.unique(days).to_pylist())):
-        part = table.filter(pc.equal(table.column("__day"), pa.scalar(day, pa.date32())))
-        yield day, part.drop_columns(["__day"])
+    for day in sorted(pc.unique(days).to_pylist()):
+        yield day, table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
+
+
+def _first_of_each_uid(part: pa.Table) -> pa.Table:
+    """Keep one event per uid within a batch (the first)."""
+    uids = part.column("uid")
+    if len(pc.unique(uids)) == part.num_rows:
+        return part
+    indexed = part.append_column("__i", pa.array(range(part.num_rows), pa.int64()))
+    firsts = indexed.group_by("uid").aggregate([("__i", "min")]).column("__i_min")
+    return part.take(firsts.take(pc.sort_indices(firsts)))
 
 
 def write_events(store: Path, table: pa.Table) -> tuple[int, int]:
@@ -129,18 +138,14 @@ def write_events(store: Path, table: pa.Table) -> tuple[int, int]:
     table = table.select(SCHEMA.names).cast(SCHEMA)
     added = dups = 0
     for day, part in _by_day(table):
+        rows = part.num_rows
         seen = existing_uids(store, day)
-        keep, local = [], set()
-        for i, u in enumerate(part.column("uid").to_pylist()):
-            if u in seen or u in local:
-                continue
-            local.add(u)
-            keep.append(i)
-        dups += part.num_rows - len(keep)
-        if not keep:
+        if len(seen):
+            part = part.filter(pc.invert(pc.is_in(part.column("uid"), value_set=seen)))
+        part = _first_of_each_uid(part)
+        dups += rows - part.num_rows
+        if not part.num_rows:
             continue
-        if len(keep) != part.num_rows:
-            part = part.take(pa.array(keep, pa.int64()))
         part = part.sort_by([("event_type", "ascending"), ("event_time", "ascending")])
         atomic_write_parquet(part, store / day.isoformat() / f"{uuid.uuid4()}.parquet")
         added += part.num_rows
