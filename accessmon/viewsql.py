@@ -7,6 +7,7 @@ only for the views a query uses and only over the window's partitions.
 
 from __future__ import annotations
 
+import json
 import re
 
 from .views import Column, View
@@ -42,29 +43,38 @@ _DUCK_SCALARS = {
 }
 
 
-def _duck_path(col: Column) -> str:
-    return quote_literal("$" + "".join(f'."{k}"' for k in col.path or ()))
+def _duck_type(typ: str) -> object:
+    """A Trino type as DuckDB json_transform's structure: `array(varchar)` -> ["VARCHAR"]."""
+    if typ in _DUCK_SCALARS:
+        return _DUCK_SCALARS[typ]
+    if typ == "array(varchar)":
+        return ["VARCHAR"]
+    if fields := _row_fields(typ):
+        return [{name: _DUCK_SCALARS[t] for name, t in fields}]
+    raise ValueError(f"no DuckDB rendering for type {typ}")  # the view table uses only these
+
+
+def duckdb_shape(view: View) -> dict:
+    """The JSON structure of a view's event, nested as the JSON paths say."""
+    shape: dict = {}
+    for col in view.columns:
+        if col.path is None:
+            continue
+        node = shape
+        for key in col.path[:-1]:
+            node = node.setdefault(key, {})
+        node[col.path[-1]] = _duck_type(col.type)
+    return shape
 
 
 def duckdb_column(col: Column) -> str:
-    """DuckDB expression with Athena's meaning: absent -> NULL, strings unquoted, typed."""
+    """One column of the parsed event: absent -> NULL, strings unquoted, typed (Athena's meaning)."""
     if col.name == "event_date":
         return "event_date"
     if col.name == "event_time":
         return "CAST(event_time AS TIMESTAMP) AS event_time"
-    path = _duck_path(col)
-    if col.type == "varchar":
-        expr = f"event_data ->> {path}"
-    elif col.type in _DUCK_SCALARS:
-        expr = f"TRY_CAST(event_data ->> {path} AS {_DUCK_SCALARS[col.type]})"
-    elif col.type == "array(varchar)":
-        expr = f"json_transform(event_data -> {path}, '[\"VARCHAR\"]')"
-    elif fields := _row_fields(col.type):
-        shape = ",".join(f'"{n}":"{_DUCK_SCALARS[t]}"' for n, t in fields)
-        expr = f"json_transform(event_data -> {path}, '[{{{shape}}}]')"
-    else:  # pragma: no cover - the view table only uses the types above
-        raise ValueError(f"no DuckDB rendering for type {col.type}")
-    return f"{expr} AS {quote_ident(col.name)}"
+    access = "".join(f"[{quote_literal(k)}]" for k in col.path or ())
+    return f"j{access} AS {quote_ident(col.name)}"
 
 
 def duckdb_empty_events() -> str:
@@ -76,12 +86,15 @@ def duckdb_empty_events() -> str:
 
 
 def duckdb_view(view: View, source: str, window: Window) -> str:
+    """The view over `source`: each event's JSON parsed once, by json_transform, into a struct
+    (the per-column `->>` of Teleport's method parses it again for every column)."""
     cols = ", ".join(duckdb_column(c) for c in view.columns)
+    shape = quote_literal(json.dumps(duckdb_shape(view), separators=(",", ":")))
     return (
-        f"SELECT {cols} FROM {source} AS events"
-        f" WHERE event_type = {quote_literal(view.event_type)}"
+        f"SELECT {cols} FROM (SELECT event_date, event_time, json_transform(event_data, {shape}) AS j"
+        f" FROM {source} AS events WHERE event_type = {quote_literal(view.event_type)}"
         f" AND event_date BETWEEN DATE {quote_literal(window.start.isoformat())}"
-        f" AND DATE {quote_literal(window.end.isoformat())}"
+        f" AND DATE {quote_literal(window.end.isoformat())})"
     )
 
 
