@@ -46,13 +46,20 @@ CHART_KINDS = ("bar", "line", "scatter", "pie")
 T = TypeVar("T")
 
 
-def _recorded(method: Callable[..., T]) -> Callable[..., T | None]:
-    """Turn an AccessmonError into the editor's one-line error and return None."""
+def _recorded(method: Callable[..., T] | None = None, *, clear: bool = True) -> Any:
+    """Turn an AccessmonError into the editor's one-line error and return None.
+
+    Actions (`clear=True`) replace the previous error; browsing the views or editing the SQL
+    (`clear=False`) keeps it on screen while the analyst fixes the query.
+    """
+    if method is None:
+        return functools.partial(_recorded, clear=clear)
 
     @functools.wraps(method)
     def wrapper(self: QueryEditor, *args: Any, **kwargs: Any) -> T | None:
-        self.error = None
-        self.error_position = None
+        if clear:
+            self.error = None
+            self.error_position = None
         try:
             return method(self, *args, **kwargs)
         except AccessmonError as e:
@@ -104,24 +111,24 @@ class QueryEditor:
 
     # -- SQL, views, window --------------------------------------------------------------
 
-    @_recorded
+    @_recorded(clear=False)
     def set_sql(self, sql: str) -> str:
         self.sql = sql
         return sql
 
-    @_recorded
+    @_recorded(clear=False)
     def insert_text(self, text: str) -> str:
         """Append `text` to the SQL: widgets do not expose the cursor to the kernel."""
         sep = "" if not self.sql or self.sql[-1].isspace() else " "
         self.sql = f"{self.sql}{sep}{text}"
         return self.sql
 
-    @_recorded
+    @_recorded(clear=False)
     def views_listing(self) -> list[tuple[str, str]]:
         """(name, event type) of every view the analyst may list."""
         return [(v.name, v.event_type) for v in self.session.views().values()]
 
-    @_recorded
+    @_recorded(clear=False)
     def view_columns(self, view: str) -> list[tuple[str, str]]:
         """(name, type) of one view's columns, for the view browser."""
         return [(c.name, c.type) for c in self._view(view).columns]
@@ -172,7 +179,7 @@ class QueryEditor:
     def _run(self) -> QueryResult:
         self.running = True
         self.result = self.figure = None
-        self._base = self._frame = None
+        self._base = self._frame = self._sort = None
         self.status = "running…"
         self._refresh()
         try:
@@ -183,7 +190,9 @@ class QueryEditor:
         finally:
             self.running = False
         self.result = result
-        self._base = self._frame = result.to_pandas()
+        frame = result.to_pandas()
+        frame.columns = unique_names(frame.columns)
+        self._base = self._frame = frame
         self._sort = None
         self._page = 1
         self.status = stats_text(result)
@@ -208,10 +217,21 @@ class QueryEditor:
     @_recorded
     def page(self, n: int) -> pd.DataFrame:
         """The rows of page `n`, counted from 1 as the widget shows; clamped to the pages."""
-        frame = self._need_frame()
+        self._need_frame()
         self._page = min(max(1, n), self.pages)
+        return self.current_page()
+
+    def current_page(self) -> pd.DataFrame | None:
+        """The rows the results table shows now."""
+        if self._frame is None:
+            return None
         start = (self._page - 1) * self.page_size
-        return frame.iloc[start : start + self.page_size]
+        return self._frame.iloc[start : start + self.page_size]
+
+    @property
+    def sorted_by(self) -> tuple[str, bool] | None:
+        """(column, ascending) of the current sort, or None for the engine's order."""
+        return self._sort
 
     def next_page(self) -> pd.DataFrame | None:
         return self.page(self._page + 1)
@@ -390,6 +410,21 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def unique_names(names: Any) -> list[str]:
+    """Column names made unique (`id`, `id_2`): `SELECT *` over a join repeats names, and
+    sorting, charting and Parquet readers need each column to have its own."""
+    taken: set[str] = set()
+    out = []
+    for name in map(str, names):
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{name}_{n}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
 def _need_column(frame: pd.DataFrame, column: str | None, role: str) -> None:
     if column is not None and column not in frame.columns:
         names = [str(c) for c in frame.columns]
@@ -403,7 +438,7 @@ def sort_frame(frame: pd.DataFrame, column: str, ascending: bool = True) -> pd.D
     kwargs = {"ascending": ascending, "kind": "stable", "na_position": "last"}
     try:
         return frame.sort_values(column, **kwargs)
-    except TypeError:
+    except (TypeError, ValueError):  # arrays, dicts and mixed types do not compare
         return frame.sort_values(column, key=lambda s: s.map(cell_text), **kwargs)
 
 
@@ -506,6 +541,7 @@ def _write_parquet(table: Any, frame: pd.DataFrame, order: list[int], path: Path
     if table is None:
         table = pa.Table.from_pandas(frame, preserve_index=False)
         order = list(range(table.num_rows))
+    table = table.rename_columns(unique_names(table.column_names))
     if order != list(range(table.num_rows)):
         table = table.take(pa.array(order, type=pa.int64()))
     pq.write_table(table, path)
@@ -540,3 +576,303 @@ def table_html(frame: pd.DataFrame) -> str:
         for row in frame.itertuples(index=False, name=None)
     )
     return f'<table class="am-results"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+# -- ipywidgets wiring: each handler calls one QueryEditor method, then the UI re-reads state --
+
+_CSS = """<style>
+.am-results { border-collapse: collapse; font-size: 12px; font-family: ui-monospace, monospace; }
+.am-results th, .am-results td { border: 1px solid #ddd; padding: 2px 6px; text-align: left;
+  white-space: nowrap; max-width: 36em; overflow: hidden; text-overflow: ellipsis; }
+.am-results th { background: #f4f5f7; position: sticky; top: 0; }
+.am-error { color: #b71c1c; background: #fdecea; border-left: 4px solid #c62828;
+  padding: 4px 8px; white-space: pre-wrap; }
+.am-error pre { margin: 4px 0 0; background: none; }
+.am-busy { color: #512fc9; }
+</style>"""
+
+
+def _library_options(editor: QueryEditor) -> list[tuple[str, str]]:
+    return [(f"{kind}: {title}", f"{kind}:{name}") for kind, name, title in editor.library()]
+
+
+def build_ui(editor: QueryEditor) -> dict[str, Any]:
+    """Create the widgets and connect them to the editor's methods."""
+    import ipywidgets as w
+
+    ui: dict[str, Any] = {"_syncing": False, "_columns": None}
+    ui["library"] = w.Dropdown(
+        description="Library", options=_library_options(editor), layout=w.Layout(width="460px")
+    )
+    ui["load"] = w.Button(description="Load", icon="folder-open", layout=w.Layout(width="90px"))
+    ui["save_name"] = w.Text(placeholder="name", layout=w.Layout(width="180px"))
+    ui["save_title"] = w.Text(placeholder="title", layout=w.Layout(width="220px"))
+    ui["save_description"] = w.Text(placeholder="description", layout=w.Layout(width="260px"))
+    ui["save"] = w.Button(description="Save", icon="save", layout=w.Layout(width="90px"))
+
+    listing = editor.views_listing() or []
+    ui["views"] = w.Select(
+        options=[name for name, _ in listing], rows=12, layout=w.Layout(width="250px")
+    )
+    ui["columns"] = w.Select(options=[], rows=12, layout=w.Layout(width="330px"))
+    ui["view_info"] = w.HTML()
+    ui["insert_view"] = w.Button(description="Insert view", layout=w.Layout(width="120px"))
+    ui["insert_column"] = w.Button(description="Insert column", layout=w.Layout(width="120px"))
+    ui["sql"] = w.Textarea(
+        placeholder="SELECT ... FROM <view>",
+        layout=w.Layout(flex="1 1 auto", min_width="420px", height="260px"),
+    )
+
+    ui["window"] = w.ToggleButtons(
+        options=[(f"{d} days", d) for d in PRESETS] + [("Date range", "range")],
+        style={"button_width": "90px"},
+    )
+    ui["start"] = w.DatePicker(description="From", layout=w.Layout(width="230px"))
+    ui["end"] = w.DatePicker(description="To", layout=w.Layout(width="230px"))
+    ui["window_label"] = w.HTML()
+    ui["run"] = w.Button(description="Run", icon="play", button_style="primary")
+    ui["status"] = w.HTML()
+    ui["error"] = w.HTML()
+
+    ui["rows"] = w.HTML()
+    ui["prev"] = w.Button(description="Previous", icon="chevron-left")
+    ui["next"] = w.Button(description="Next", icon="chevron-right")
+    ui["page"] = w.HTML()
+    ui["sort_by"] = w.Dropdown(description="Sort by", options=[("(none)", "")])
+    ui["sort_order"] = w.ToggleButtons(
+        options=[("ascending", True), ("descending", False)], style={"button_width": "90px"}
+    )
+    ui["table"] = w.HTML()
+
+    ui["kind"] = w.Dropdown(
+        description="Chart", options=CHART_KINDS, layout=w.Layout(width="200px")
+    )
+    for axis in ("x", "y", "color"):
+        ui[axis] = w.Dropdown(
+            description=axis, options=[("(none)", "")], layout=w.Layout(width="240px")
+        )
+    ui["draw"] = w.Button(description="Draw", icon="bar-chart")
+    ui["chart"] = w.Output()
+
+    ui["format"] = w.ToggleButtons(options=EXPORT_FORMATS, style={"button_width": "80px"})
+    ui["export_path"] = w.Text(
+        placeholder="file path (default: exports/<query>_<time>.<format>)",
+        layout=w.Layout(width="460px"),
+    )
+    ui["export"] = w.Button(description="Export", icon="download")
+    ui["link"] = w.HTML()
+
+    _wire(editor, ui)
+    ui["root"] = _layout(w, ui)
+    return ui
+
+
+def _layout(w: Any, ui: dict[str, Any]) -> Any:
+    browser = w.VBox(
+        [
+            w.HBox([ui["views"], ui["columns"]]),
+            ui["view_info"],
+            w.HBox([ui["insert_view"], ui["insert_column"]]),
+        ]
+    )
+    results = w.VBox(
+        [
+            ui["rows"],
+            w.HBox([ui["prev"], ui["page"], ui["next"], ui["sort_by"], ui["sort_order"]]),
+            w.Box([ui["table"]], layout=w.Layout(max_height="560px", overflow="auto")),
+        ]
+    )
+    chart = w.VBox([w.HBox([ui["kind"], ui["x"], ui["y"], ui["color"], ui["draw"]]), ui["chart"]])
+    export = w.VBox([w.HBox([ui["format"], ui["export_path"], ui["export"]]), ui["link"]])
+    tabs = w.Tab(children=[results, chart, export], titles=["Results", "Chart", "Export"])
+    return w.VBox(
+        [
+            w.HTML(_CSS),
+            w.HBox([ui["library"], ui["load"]]),
+            w.HBox([browser, ui["sql"]], layout=w.Layout(width="100%")),
+            w.HBox([ui["window"], ui["start"], ui["end"]]),
+            w.HBox([ui["run"], ui["status"], ui["window_label"]]),
+            ui["error"],
+            tabs,
+            w.HBox(
+                [
+                    w.HTML("Save as <code>audit_query</code>&nbsp;"),
+                    ui["save_name"],
+                    ui["save_title"],
+                    ui["save_description"],
+                    ui["save"],
+                ]
+            ),
+        ]
+    )
+
+
+def _handler(ui: dict[str, Any], fn: Callable[..., Any]) -> Callable[..., None]:
+    """Ignore events the UI itself causes while it re-reads state."""
+
+    def handle(*args: Any) -> None:
+        if not ui["_syncing"]:
+            fn(*args)
+
+    return handle
+
+
+def _wire(editor: QueryEditor, ui: dict[str, Any]) -> None:
+    def on_sql(change: dict[str, Any]) -> None:
+        editor.sql = change["new"]  # plain assignment: typing must not re-render the UI
+
+    def on_view(change: dict[str, Any]) -> None:
+        name = change["new"]
+        columns = editor.view_columns(name) if name else None
+        ui["columns"].options = [(f"{c} ({t})", c) for c, t in columns or []]
+        ui["view_info"].value = f"<small>{len(columns or [])} columns</small>" if name else ""
+
+    def on_window(_: Any = None) -> None:
+        choice = ui["window"].value
+        ui["start"].disabled = ui["end"].disabled = choice != "range"
+        if choice != "range" and choice is not None:
+            editor.set_window(days=choice)
+        elif ui["start"].value and ui["end"].value:
+            editor.set_window(start=ui["start"].value, end=ui["end"].value)
+
+    def on_run(_: Any) -> None:
+        if ui["window"].value == "range" and not (ui["start"].value and ui["end"].value):
+            editor._fail(AccessmonError("choose the first and the last day of the date range"))
+            editor._refresh()
+            return
+        editor.run_in_background()
+
+    def on_load(_: Any) -> None:
+        kind, _, name = (ui["library"].value or "").partition(":")
+        if kind == "saved":
+            editor.load_saved(name)
+        elif kind == "example":
+            editor.load_example(name)
+
+    def on_save(_: Any) -> None:
+        saved = editor.save(
+            ui["save_name"].value.strip() or None,
+            ui["save_title"].value,
+            ui["save_description"].value,
+        )
+        if saved is not None:
+            ui["library"].options = _library_options(editor)
+
+    def on_sort(_: Any) -> None:
+        if ui["sort_by"].value:
+            editor.sort(ui["sort_by"].value, ui["sort_order"].value)
+
+    def on_draw(_: Any) -> None:
+        axes = [ui[a].value or None for a in ("x", "y", "color")]
+        figure = editor.chart(ui["kind"].value, *axes)
+        ui["chart"].outputs = ()
+        if figure is not None:
+            ui["chart"].append_display_data(figure)
+
+    def on_export(_: Any) -> None:
+        editor.export(ui["format"].value, ui["export_path"].value.strip() or None)
+
+    ui["sql"].observe(_handler(ui, on_sql), "value")
+    ui["views"].observe(_handler(ui, on_view), "value")
+    for name in ("window", "start", "end"):
+        ui[name].observe(_handler(ui, on_window), "value")
+    ui["sort_by"].observe(_handler(ui, on_sort), "value")
+    ui["sort_order"].observe(_handler(ui, on_sort), "value")
+    ui["run"].on_click(on_run)
+    ui["load"].on_click(on_load)
+    ui["save"].on_click(on_save)
+    ui["prev"].on_click(lambda _: editor.previous_page())
+    ui["next"].on_click(lambda _: editor.next_page())
+    ui["insert_view"].on_click(
+        lambda _: ui["views"].value and editor.insert_view(ui["views"].value)
+    )
+    ui["insert_column"].on_click(
+        lambda _: ui["columns"].value and editor.insert_text(ui["columns"].value)
+    )
+    ui["draw"].on_click(on_draw)
+    ui["export"].on_click(on_export)
+
+
+def refresh_ui(editor: QueryEditor, ui: dict[str, Any]) -> None:
+    """Push the editor's state into the widgets."""
+    ui["_syncing"] = True
+    try:
+        _refresh_query(editor, ui)
+        _refresh_results(editor, ui)
+    finally:
+        ui["_syncing"] = False
+
+
+def _refresh_query(editor: QueryEditor, ui: dict[str, Any]) -> None:
+    if ui["sql"].value != editor.sql:
+        ui["sql"].value = editor.sql
+    if editor.name and not ui["save_name"].value:
+        ui["save_name"].value = editor.name
+    days = editor.window_args.get("days")
+    if days in PRESETS:
+        ui["window"].value = days
+    elif days is None:
+        ui["window"].value = "range"
+        ui["start"].value = editor.window_args["start"]
+        ui["end"].value = editor.window_args["end"]
+    ui["start"].disabled = ui["end"].disabled = ui["window"].value != "range"
+    window = Window.resolve(**editor.window_args)
+    ui["window_label"].value = f"<small>event_date {window.start} … {window.end}</small>"
+    ui["run"].disabled = editor.running
+    ui["run"].description = "Running…" if editor.running else "Run"
+    ui["run"].icon = "hourglass-half" if editor.running else "play"
+    if editor.running:
+        ui["status"].value = '<span class="am-busy">running the query…</span>'
+    else:
+        ui["status"].value = html.escape(editor.status)
+    ui["error"].value = _error_html(editor)
+
+
+def _error_html(editor: QueryEditor) -> str:
+    if not editor.error:
+        return ""
+    context = editor.error_context()
+    where = f"<pre>{html.escape(context)}</pre>" if context else ""
+    return f'<div class="am-error">{html.escape(editor.error)}{where}</div>'
+
+
+def _refresh_results(editor: QueryEditor, ui: dict[str, Any]) -> None:
+    frame = editor.frame
+    columns = tuple(str(c) for c in frame.columns) if frame is not None else ()
+    if columns != ui["_columns"]:
+        ui["_columns"] = columns
+        choices = [("(none)", ""), *[(c, c) for c in columns]]
+        for name in ("sort_by", "x", "y", "color"):
+            ui[name].options = choices
+        picks = chart_defaults(frame) if frame is not None and columns else {}
+        for axis in ("x", "y", "color"):
+            ui[axis].value = picks.get(axis) or ""
+        ui["chart"].outputs = ()
+    column, ascending = editor.sorted_by or ("", True)
+    ui["sort_by"].value = column
+    ui["sort_order"].value = ascending
+    if frame is None:
+        ui["rows"].value = ui["table"].value = ui["page"].value = ""
+        ui["prev"].disabled = ui["next"].disabled = True
+    else:
+        rows = editor.current_page()
+        ui["rows"].value = f"<b>{len(frame)} row{'s' if len(frame) != 1 else ''}</b>"
+        ui["table"].value = table_html(rows)
+        ui["page"].value = f"&nbsp;page {editor.page_number} of {editor.pages}&nbsp;"
+        ui["prev"].disabled = editor.page_number <= 1
+        ui["next"].disabled = editor.page_number >= editor.pages
+    if editor.exported is not None:
+        ui["link"].value = _link_html(editor.exported)
+
+
+def _link_html(path: Path) -> str:
+    """The exported file's path, and a link Jupyter can open when it is under the notebook."""
+    try:
+        href = path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return f"wrote <code>{html.escape(str(path))}</code>"
+    quoted = html.escape(href, quote=True)
+    return (
+        f"wrote <code>{html.escape(str(path))}</code> "
+        f'(<a href="{quoted}" download target="_blank">open</a>)'
+    )

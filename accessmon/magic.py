@@ -1,0 +1,191 @@
+"""IPython magics, as in jupysql: `%%accessmon` runs a cell of SQL, `%accessmon` does the rest.
+
+    %load_ext accessmon
+    %%accessmon [--days N | --from D --to D] [-o VAR]     the cell's SQL -> a DataFrame
+    %accessmon [--days N | --from D --to D] SELECT ...    the same, on one line
+    %accessmon schema [VIEW]                              the views, or one view's columns
+    %accessmon report NAME [--days N | --from D --to D]   a security report, inline
+
+Every magic takes the CLI's global options (--store, --config, --user, --engine) and goes
+through a `Session`, so it passes the same role checks and writes the same audit trail as
+the CLI. Errors print one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import sys
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from .errors import AccessmonError
+
+if TYPE_CHECKING:
+    from .session import Session
+
+USAGE = (
+    "usage: %%accessmon [--days N | --from D --to D] [-o VAR]  (SQL in the cell); "
+    "%accessmon schema [VIEW]; %accessmon report NAME [--days N | --from D --to D]"
+)
+_GLOBAL_KEYS = ("store", "config_file", "user", "engine")
+#: The options that may precede SQL on a line: all of them take one value.
+_LINE_OPTION = re.compile(
+    r"""\s*(-o|--out|--days|--from|--to|--store|--config|--user|--engine)(?:=|\s+)"""
+    r"""("[^"]*"|'[^']*'|\S+)"""
+)
+
+
+class _Help(Exception):
+    """--help was asked for and printed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting the kernel."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise AccessmonError(f"{self.prog}: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            raise AccessmonError(message.strip())
+        raise _Help
+
+
+def _parser(prog: str, *, window: bool = True) -> _Parser:
+    parser = _Parser(prog=prog)
+    if window:
+        parser.add_argument("--days", type=int, help="last N days, today included [default: 7]")
+        parser.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day")
+        parser.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day")
+    parser.add_argument("-o", "--out", metavar="VAR", help="also store the result in VAR")
+    parser.add_argument("--store", help="audit store directory [default: ./data/audit]")
+    parser.add_argument("--config", dest="config_file", help="accessmon.yaml to use")
+    parser.add_argument("--user", help="analyst name, for the role checks")
+    parser.add_argument("--engine", choices=["duckdb", "athena"], help="query engine")
+    return parser
+
+
+def _split(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as e:
+        raise AccessmonError(f"cannot parse the magic's options: {e}") from None
+
+
+def split_line_sql(line: str) -> tuple[str, str]:
+    """Peel leading `--option value` pairs off a line; the rest is SQL, kept verbatim."""
+    options, rest = [], line
+    while match := _LINE_OPTION.match(rest):
+        options.append(match.group(0))
+        rest = rest[match.end() :]
+    return "".join(options), rest.strip()
+
+
+@magics_class
+class AccessmonMagics(Magics):
+    """One Session per shell, rebuilt when the global options change."""
+
+    def __init__(self, shell: Any = None) -> None:
+        super().__init__(shell)
+        self._session: Session | None = None
+        self._session_key: tuple[Any, ...] | None = None
+
+    @line_cell_magic
+    def accessmon(self, line: str, cell: str | None = None) -> Any:
+        """Run Trino SQL over the audit views; see `accessmon.magic` for the forms."""
+        try:
+            return self._dispatch(line, cell)
+        except _Help:
+            return None
+        except AccessmonError as e:
+            _error(str(e))
+        except Exception as e:
+            if os.environ.get("ACCESSMON_DEBUG"):
+                raise
+            _error(
+                f"internal error: {type(e).__name__}: {e} (set ACCESSMON_DEBUG=1 for a traceback)"
+            )
+        return None
+
+    def _dispatch(self, line: str, cell: str | None) -> Any:
+        if cell is not None:
+            args = _parser("%%accessmon").parse_args(_split(line))
+            return self._query(args, cell)
+        command, _, rest = line.strip().partition(" ")
+        if command == "schema":
+            parser = _parser("%accessmon schema", window=False)
+            parser.add_argument("view", nargs="?", help="a view, to list its columns")
+            return self._schema(parser.parse_args(_split(rest)))
+        if command == "report":
+            parser = _parser("%accessmon report")
+            parser.add_argument("name", help="report name, see `accessmon report ls`")
+            return self._report(parser.parse_args(_split(rest)))
+        options, sql = split_line_sql(line)
+        if not sql:
+            raise AccessmonError(USAGE)
+        return self._query(_parser("%accessmon").parse_args(_split(options)), sql)
+
+    def session(self, args: argparse.Namespace) -> Session:
+        """The shell's Session; a new one when --store, --config, --user or --engine change."""
+        from .session import Session
+
+        flags = {key: getattr(args, key) for key in _GLOBAL_KEYS}
+        key = tuple(flags.values())
+        if self._session is None or key != self._session_key:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+            self._session = Session(**flags)
+            self._session_key = key
+        return self._session
+
+    def _store(self, name: str | None, value: Any) -> None:
+        if name:
+            if not name.isidentifier():
+                raise AccessmonError(f"-o needs a Python variable name, not {name!r}")
+            self.shell.user_ns[name] = value
+
+    def _query(self, args: argparse.Namespace, sql: str) -> Any:
+        if not sql.strip():
+            raise AccessmonError("the cell holds no SQL")
+        session = self.session(args)
+        frame = session.query(sql, days=args.days, start=args.start, end=args.end)
+        self._store(args.out, frame)
+        return frame
+
+    def _schema(self, args: argparse.Namespace) -> None:
+        from .views import get_view
+
+        allowed = self.session(args).views()
+        if args.view:
+            view = get_view(args.view)
+            print(f"{view.name}  (event {view.event_type}, codes {view.codes})")
+            width = max(len(c.name) for c in view.columns)
+            for c in view.columns:
+                print(f"  {c.name:<{width}}  {c.type}")
+            self._store(args.out, [(c.name, c.type) for c in view.columns])
+            return
+        for view in allowed.values():
+            print(f"{view.name:<32} {view.event_type:<32} {len(view.columns)} columns")
+        self._store(args.out, list(allowed))
+
+    def _report(self, args: argparse.Namespace) -> None:
+        from . import reports
+
+        session = self.session(args)
+        run = reports.run_report(session, args.name, days=args.days, start=args.start, end=args.end)
+        self._store(args.out, run)
+        reports.display_report(run)
+
+
+def _error(message: str) -> None:
+    print(f"accessmon: {' '.join(message.split())}", file=sys.stderr)
+
+
+def register(ipython: Any) -> None:
+    """Register the magics with a shell; `%load_ext accessmon` calls this."""
+    ipython.register_magics(AccessmonMagics)

@@ -1,0 +1,336 @@
+"""The Query Editor driven from Python, as its widgets drive it: no browser needed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from accessmon import audit
+from accessmon.config import load_config
+from accessmon.examples import get_example, load_examples
+from accessmon.result import QueryResult, QueryStats
+from accessmon.session import Session
+from accessmon.widgets import PAGE_SIZE, QueryEditor, chart_figure, stats_text, unique_names
+
+from .conftest import build_store, session_for
+
+FIXTURE = Path(__file__).parent / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
+USERS = ("alice", "bob", "carol")
+WINDOW = {"start": "2024-03-20", "end": "2024-03-21"}
+
+
+def _events() -> list[dict]:
+    """120 SSH sessions over two days, and a few certificates."""
+    events = [
+        {
+            "event": "session.start",
+            "code": "T2000I",
+            "uid": f"s-{i:03d}",
+            "time": f"2024-03-{20 + i % 2}T12:{i % 60:02d}:03.374Z",
+            "user": USERS[i % 3],
+            "login": "root" if i % 4 == 0 else "ubuntu",
+            "proto": "ssh",
+            "sid": f"sid-{i}",
+        }
+        for i in range(120)
+    ]
+    events += [
+        {
+            "event": "cert.create",
+            "code": "TC000I",
+            "uid": f"c-{i}",
+            "time": f"2024-03-20T0{i}:00:00.000Z",
+            "cert_type": "user",
+            "identity": {"user": USERS[i % 3], "roles": ["access"], "client_ip": f"10.0.0.{i}"},
+        }
+        for i in range(6)
+    ]
+    return events
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Path:
+    return build_store(tmp_path_factory.mktemp("editor"), _events())
+
+
+@pytest.fixture
+def editor(store, tmp_path) -> QueryEditor:
+    session = session_for(store, audit_log=tmp_path / "audit.jsonl", queries_dir=tmp_path / "q")
+    ed = QueryEditor(session)
+    ed.set_window(**WINDOW)
+    return ed
+
+
+def _rbac_session(store: Path, tmp_path: Path, user: str) -> Session:
+    flags = {
+        "store": store,
+        "user": user,
+        "rbac": {"resources": [FIXTURE]},
+        "audit_log": tmp_path / "audit.jsonl",
+        "queries_dir": tmp_path / "queries",
+    }
+    return Session(load_config(flags=flags, environ={}))
+
+
+def _audit_lines(editor: QueryEditor) -> list[dict]:
+    path = Path(editor.session.config.audit_log)
+    return [r for r in audit.read(path) if r["event"] == audit.QUERY_RUN[0]]
+
+
+def test_starts_with_a_seed_example():
+    ed = QueryEditor(store="nowhere")
+    assert ed.sql == get_example("unique_ips_per_user").query
+    assert ed._session is None  # the Session is built on first use, not on construction
+    assert len(load_examples()) == 6
+
+
+def test_run_returns_the_result_and_is_audited(editor):
+    editor.set_sql("SELECT user, count(*) AS n FROM session_start GROUP BY user ORDER BY user")
+    result = editor.run()
+    assert editor.error is None
+    assert result is not None and editor.result is result
+    assert editor.frame.to_dict("records") == [
+        {"user": "alice", "n": 40},
+        {"user": "bob", "n": 40},
+        {"user": "carol", "n": 40},
+    ]
+    assert editor.status.startswith("3 rows in ") and editor.status.endswith(" ms")
+    assert "scanned" not in editor.status  # bytes scanned are an Athena cost only
+    (line,) = _audit_lines(editor)
+    assert line["success"] and line["query"] == editor.sql and line["from"] == "2024-03-20"
+
+
+def test_bad_query_shows_one_line_and_the_editor_stays_usable(editor):
+    editor.set_sql("SELECT * FROM cert_creat")
+    assert editor.run() is None
+    assert editor.error == "unknown view cert_creat (did you mean cert_create?)"
+    assert editor.frame is None
+
+    editor.set_sql("SELECT user,\n  nope FROM session_start")
+    assert editor.run() is None
+    assert editor.error == "unknown column nope in session_start (line 2, column 3)"
+    assert editor.error_position == (2, 3)
+    assert editor.error_context() == "   2 |   nope FROM session_start\n" + " " * 9 + "^"
+
+    editor.set_sql("SELECT count(*) AS n FROM session_start")
+    assert editor.run() is not None
+    assert editor.error is None and editor.frame["n"].tolist() == [120]
+    assert [r["success"] for r in _audit_lines(editor)] == [False, False, True]
+
+
+def test_stats_show_bytes_scanned_on_athena():
+    import pyarrow as pa
+
+    stats = QueryStats("athena", elapsed_ms=1200, data_scanned_bytes=3 * 1024 * 1024)
+    assert stats_text(QueryResult(pa.table({"n": [1]}), "", stats)) == (
+        "1 row in 1200 ms, 3.0 MB scanned"
+    )
+
+
+def test_a_window_after_its_end_is_refused_before_running(editor):
+    assert editor.set_window(start="2024-03-21", end="2024-03-20") is None
+    assert editor.error == "--from 2024-03-21 is after --to 2024-03-20"
+    assert editor.set_window(days=30).days == 30
+    assert editor.window_args == {"days": 30}
+
+
+def test_pages_of_fifty_and_sorting(editor):
+    editor.set_sql("SELECT uid, user, event_time FROM session_start ORDER BY uid")
+    editor.run()
+    assert len(editor.frame) == 120 and editor.pages == 3
+    assert len(editor.page(1)) == PAGE_SIZE
+    assert editor.next_page()["uid"].iloc[0] == "s-050"
+    assert len(editor.page(3)) == 20
+    assert editor.page(99)["uid"].iloc[-1] == "s-119" and editor.page_number == 3
+    assert editor.previous_page()["uid"].iloc[0] == "s-050"
+
+    top = editor.sort("uid", ascending=False)
+    assert top["uid"].iloc[0] == "s-119" and editor.page_number == 1
+    assert editor.current_page()["uid"].iloc[0] == "s-119"
+    assert editor.sort("event_time")["event_time"].is_monotonic_increasing
+    assert editor.sort("uuid") is None
+    assert editor.error == "sort: no column uuid in the result (did you mean uid?)"
+
+
+def test_chart_figure_traces(editor):
+    editor.set_sql(
+        "SELECT event_date, user, count(*) AS n FROM session_start GROUP BY event_date, user"
+    )
+    editor.run()
+    bar = editor.chart("bar", "event_date", "n", "user")
+    assert sorted(t.name for t in bar.data) == list(USERS)
+    assert {t.type for t in bar.data} == {"bar"} and bar.layout.barmode == "stack"
+    assert sum(sum(t.y) for t in bar.data) == 120
+    pie = editor.chart("pie", "user", "n")
+    assert [t.type for t in pie.data] == ["pie"]
+    picked = editor.chart()  # x the date, y the count, color the label
+    assert len(picked.data) == 3 and editor.figure is picked
+    assert editor.chart("bar", "event_dat", "n") is None
+    assert editor.error == "chart x: no column event_dat in the result (did you mean event_date?)"
+    assert editor.chart("donut", "user", "n") is None
+    assert "chart kind must be one of bar, line, scatter, pie" in editor.error
+
+
+def test_chart_function_is_pure():
+    frame = pd.DataFrame({"day": ["2024-03-20", "2024-03-21"], "n": [1, 2]})
+    fig = chart_figure(frame, "line", "day", "n")
+    assert [t.type for t in fig.data] == ["scatter"] and list(fig.data[0].y) == [1, 2]
+    assert frame["n"].tolist() == [1, 2]
+
+
+def test_export_csv_and_parquet(editor, tmp_path, monkeypatch):
+    editor.set_sql("SELECT uid, user, login FROM session_start WHERE login = 'root'")
+    assert editor.export("csv") is None and editor.error == "run a query first"
+    editor.run()
+    editor.sort("uid", ascending=False)
+
+    csv = editor.export("csv", tmp_path / "out" / "root.csv")
+    assert csv == tmp_path / "out" / "root.csv"
+    back = pd.read_csv(csv)
+    assert len(back) == 30 and back["uid"].iloc[0] == "s-116"
+    assert list(back.columns) == ["uid", "user", "login"]
+
+    monkeypatch.chdir(tmp_path)
+    parquet = editor.export("parquet")
+    assert parquet.parent == tmp_path / "exports" and parquet.suffix == ".parquet"
+    table = pq.read_table(parquet)
+    assert table.num_rows == 30 and table.column("uid")[0].as_py() == "s-116"
+    assert not [p for p in parquet.parent.iterdir() if p.name.startswith(".")]  # no temp files
+    assert editor.export("xlsx") is None and "csv or parquet" in editor.error
+
+
+def test_export_writes_lists_as_json(editor, tmp_path):
+    editor.set_sql("SELECT identity_user, identity_roles FROM cert_create ORDER BY identity_user")
+    editor.run()
+    back = pd.read_csv(editor.export("csv", tmp_path / "certs.csv"))
+    assert json.loads(back["identity_roles"].iloc[0]) == ["access"]
+
+
+def test_repeated_column_names_get_their_own(editor, tmp_path):
+    """`SELECT *` over a join (as a seed example does) repeats names; each column stays usable."""
+    editor.set_sql(
+        "SELECT a.user, b.user, a.uid FROM session_start a, session_start b "
+        "WHERE a.uid = b.uid AND a.login = 'root'"
+    )
+    editor.run()
+    assert list(editor.frame.columns) == ["user", "user_2", "uid"]
+    assert editor.sort("user_2", ascending=False)["user_2"].iloc[0] == "carol"
+    assert pq.read_table(editor.export("parquet", tmp_path / "j.parquet")).num_rows == 30
+    assert unique_names(["x", "x", "x_2"]) == ["x", "x_2", "x_2_2"]
+
+
+def test_every_seed_example_runs(editor):
+    for example in load_examples():
+        assert editor.load_example(example.name) == example.query
+        assert editor.run() is not None, (example.name, editor.error)
+
+
+def test_views_browser_and_insert(editor):
+    names = [name for name, _ in editor.views_listing()]
+    assert len(names) == 37 and "cert_create" in names
+    assert ("identity_user", "varchar") in editor.view_columns("cert_create")
+    editor.set_sql("SELECT * FROM")
+    assert editor.insert_view("cert_create") == "SELECT * FROM cert_create"
+    assert editor.insert_view("cert_creat") is None
+    assert editor.error == "unknown view cert_creat (did you mean cert_create?)"
+    assert editor.sql == "SELECT * FROM cert_create"
+
+
+def test_library_load_and_save(store, tmp_path):
+    ed = QueryEditor(_rbac_session(store, tmp_path, "dave"))  # dave may create
+    examples = [item for item in ed.library() if item[0] == "example"]
+    assert [name for _, name, _ in examples][:2] == ["etc_passwd_commands", "unique_ips_per_user"]
+    assert "/etc/passwd" in ed.load_example("etc_passwd_commands")
+    path = ed.save("root_logins", "Root logins", "SSH sessions as root")
+    assert path is not None and path.is_file() and ed.error is None
+    assert ("saved", "root_logins", "Root logins") in ed.library()
+    ed.set_sql("SELECT 1")
+    assert "/etc/passwd" in ed.load_saved("root_logins")
+    assert ed.load_saved("root_login") is None and "did you mean root_logins" in ed.error
+
+
+def test_saving_without_create_is_refused(store, tmp_path):
+    ed = QueryEditor(_rbac_session(store, tmp_path, "alice"))  # auditor: use, no create
+    ed.set_window(**WINDOW)
+    ed.set_sql("SELECT count(*) AS n FROM session_start")
+    assert ed.run() is not None  # alice may run queries
+    assert ed.save("mine", "Mine") is None
+    assert ed.error.startswith('access denied: user "alice" (roles: auditor) may not create')
+    assert not (tmp_path / "queries").exists()
+
+
+def test_a_user_without_use_cannot_run(store, tmp_path):
+    ed = QueryEditor(_rbac_session(store, tmp_path, "bob"))
+    assert ed.run() is None and ed.error.startswith('access denied: user "bob"')
+    assert ed.views_listing() is None
+    assert [e for _, _, e in ed.library()] == [e.title for e in load_examples()]
+    assert ed.widget is not None  # it still opens, with the denial shown
+
+
+def test_run_cannot_be_double_fired(editor):
+    editor.set_sql("SELECT count(*) AS n FROM session_start")
+    editor.widget  # noqa: B018 -- build the UI so the Run button's state can be checked
+    gate, real_run = threading.Event(), editor.session.run
+
+    def slow_run(*args, **kwargs):
+        gate.wait(10)
+        return real_run(*args, **kwargs)
+
+    editor.session.run = slow_run
+    first = editor.run_in_background()
+    assert first is not None and editor.running
+    assert editor._ui["run"].disabled and editor._ui["run"].description == "Running…"
+    assert editor.run_in_background() is None  # a second click while it runs
+    assert editor.run() is None
+    gate.set()
+    first.join(10)
+    assert not editor.running and not editor._ui["run"].disabled
+    assert editor.frame["n"].tolist() == [120]
+    assert len(_audit_lines(editor)) == 1
+
+
+def test_widgets_only_wire_the_methods(editor, tmp_path):
+    ui = editor.widget and editor._ui
+    assert "application/vnd.jupyter.widget-view+json" in editor._repr_mimebundle_()
+    ui["sql"].value = "SELECT user, login FROM session_start ORDER BY uid"
+    assert editor.sql == ui["sql"].value
+    ui["run"].click()
+    editor._thread.join(10)
+    assert "<b>120 rows</b>" in ui["rows"].value and "page 1 of 3" in ui["page"].value
+    assert ui["table"].value.count("<tr>") == PAGE_SIZE + 1
+    ui["next"].click()
+    assert editor.page_number == 2 and not ui["prev"].disabled
+    ui["sort_by"].value = "login"
+    assert editor.sorted_by == ("login", True) and editor.page_number == 1
+    ui["kind"].value, ui["x"].value, ui["y"].value = "pie", "user", ""
+    ui["draw"].click()
+    assert editor.error is None and [t.type for t in editor.figure.data] == ["pie"]
+    assert len(ui["chart"].outputs) == 1
+    ui["format"].value, ui["export_path"].value = "parquet", str(tmp_path / "x.parquet")
+    ui["export"].click()
+    assert pq.read_table(tmp_path / "x.parquet").num_rows == 120
+    assert str(tmp_path / "x.parquet") in ui["link"].value
+    ui["window"].value = 30
+    assert editor.window_args == {"days": 30}
+    ui["views"].value = "exec"
+    assert ("command (varchar)", "command") in ui["columns"].options
+    ui["sql"].value = "SELECT * FROM cert_creat"
+    ui["run"].click()
+    editor._thread.join(10)
+    assert "did you mean cert_create?" in ui["error"].value and not ui["run"].disabled
+
+
+def test_importing_stays_light():
+    code = (
+        "import sys, accessmon, accessmon.widgets, accessmon.examples; "
+        "print([m for m in ('plotly', 'ipywidgets', 'pandas') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
