@@ -147,6 +147,7 @@ def demo(events: int, days: int, users: int, seed: int, end_date) -> None:
     """Write a synthetic but realistic Teleport audit log into the store."""
     import time
 
+    from .cache import build
     from .demo import write_demo
 
     store = _config().store
@@ -159,10 +160,51 @@ def demo(events: int, days: int, users: int, seed: int, end_date) -> None:
         seed=seed,
         end_date=end_date.date() if end_date else None,
     )
+    cached, _ = build(Path(store))
     click.echo(
-        f"demo: {added} events added to {store} ({dups} already there) "
+        f"demo: {added} events added to {store} ({dups} already there), {cached} files cached, "
         f"in {time.perf_counter() - started:.1f}s"
     )
+
+
+@main.group("cache")
+@global_options
+def cache_group() -> None:
+    """The columnar view cache: queries read it where fresh and parse JSON elsewhere."""
+
+
+@cache_group.command("build")
+@global_options
+def cache_build() -> None:
+    """Cache every file not yet cached, or changed since (after an `aws s3 sync`, say)."""
+    from .cache import build
+
+    store = Path(_config().store)
+    files, events = build(store)
+    click.echo(f"cached {files} files ({events} events) in {store}")
+
+
+@cache_group.command("status")
+@global_options
+def cache_status() -> None:
+    """How many source files queries read from the cache, and how many from JSON."""
+    from .cache import status
+
+    info = status(Path(_config().store))
+    click.echo(
+        f"{info['cached']} of {info['files']} files cached, {info['not_cached']} read from JSON"
+        + (f", {info['stale_batches']} stale batches" if info["stale_batches"] else "")
+    )
+
+
+@cache_group.command("clear")
+@global_options
+def cache_clear() -> None:
+    """Drop the cache; queries parse the JSON until `accessmon cache build`."""
+    from .cache import clear
+
+    clear(Path(_config().store))
+    click.echo("cache cleared")
 
 
 @main.command()

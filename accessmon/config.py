@@ -55,6 +55,7 @@ class DuckDBConfig(_Section):
     memory_limit: str = "2GB"
     threads: int = Field(default=2, ge=1)
     timeout_seconds: float = Field(default=300.0, gt=0)
+    cache: bool = True
 
 
 class AlertsConfig(_Section):

@@ -26,12 +26,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from . import cache
 from . import store as store_mod
 from .errors import IngestError
 
 #: Files taken from directories; a file named on the command line is always read.
 LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
-BATCH_EVENTS = 1_000_000
+BATCH_EVENTS = 500_000
 _BLOCK_BYTES = 32 << 20
 _PY_CHUNK_LINES = 100_000
 
@@ -53,13 +54,14 @@ class IngestSummary:
     rejected: int = 0
     elapsed: float = 0.0
     rejected_file: Path | None = None
+    cached_files: int = 0
     unreadable: list[str] = field(default_factory=list)
 
     def as_text(self) -> str:
         text = (
             f"files: {self.files}  events read: {self.read}  added: {self.added}  "
             f"duplicates: {self.duplicates}  rejected: {self.rejected}  "
-            f"elapsed: {self.elapsed:.1f}s"
+            f"cached files: {self.cached_files}  elapsed: {self.elapsed:.1f}s"
         )
         if self.rejected_file:
             text += f"\nrejected lines: {self.rejected_file}"
@@ -342,6 +344,7 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
     summary = IngestSummary(files=len(files), unreadable=problems)
     rejects: list[Rejected] = []
     extractor = _Extractor()
+    builder = cache.Builder(store)
     pending: list[pa.Table] = []
     total_bytes = sum(f.stat().st_size for f in files)
     progress = _progress(total_bytes)
@@ -350,7 +353,8 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
         if pending:
             table = pa.concat_tables(pending)
             pending.clear()
-            added, dups = store_mod.write_events(store, table)
+            added, dups = store_mod.write_events(store, table, on_file=builder.add)
+            builder.flush()
             summary.added += added
             summary.duplicates += dups
 
@@ -370,6 +374,7 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
                 progress.advance(task, path.stat().st_size)
         flush()
     finally:
+        summary.cached_files = builder.finish()
         if progress:
             progress.stop()
     summary.rejected = len(rejects)

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -129,11 +129,14 @@ def _first_of_each_uid(part: pa.Table) -> pa.Table:
     return part.take(firsts.take(pc.sort_indices(firsts)))
 
 
-def write_events(store: Path, table: pa.Table) -> tuple[int, int]:
+def write_events(
+    store: Path, table: pa.Table, on_file: Callable[[Path, pa.Table], None] | None = None
+) -> tuple[int, int]:
     """Add events to the store, skipping uids it already holds.
 
     Returns (added, duplicates). Each day gets one new file, written atomically,
-    so an interrupted run leaves whole files and a re-run completes it.
+    so an interrupted run leaves whole files and a re-run completes it. `on_file` sees
+    each new file with its rows (the view cache is built from them).
     """
     table = table.select(SCHEMA.names).cast(SCHEMA)
     added = dups = 0
@@ -147,7 +150,10 @@ def write_events(store: Path, table: pa.Table) -> tuple[int, int]:
         if not part.num_rows:
             continue
         part = part.sort_by([("event_type", "ascending"), ("event_time", "ascending")])
-        atomic_write_parquet(part, store / day.isoformat() / f"{uuid.uuid4()}.parquet")
+        path = store / day.isoformat() / f"{uuid.uuid4()}.parquet"
+        atomic_write_parquet(part, path)
+        if on_file:
+            on_file(path, part)
         added += part.num_rows
     return added, dups
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from .. import cache
 from .. import store as store_mod
 from ..config import Config
 from ..errors import EngineError, QueryError, StoreError
@@ -36,34 +38,64 @@ class DuckDBEngine:
     # -- SQL ------------------------------------------------------------------------------
 
     def render(self, query: CheckedQuery, window: Window) -> str:
-        source = self._events_source(window)
+        """Each view reads the columnar cache where it is fresh and parses the JSON of the
+        other files; with the cache off, everything is parsed (Teleport's method)."""
         views = all_views()
-        view_sql = {name: duckdb_view(views[name], source, window) for name in query.views}
+        if self.config.duckdb.cache:
+            plan = cache.plan(self.store, window.start, window.end, query.views)
+        else:
+            files = store_mod.files_between(self.store, window.start, window.end)
+            plan = cache.Plan({name: [] for name in query.views}, files)
+        source = self._register_events(plan.stale)
+        view_sql = {}
+        for name in query.views:
+            parts = []
+            if plan.cached[name]:
+                cached = self._register_cache(plan.cached[name])
+                parts.append(
+                    f"SELECT * FROM {cached} WHERE event_date BETWEEN "
+                    f"DATE {quote_literal(window.start.isoformat())} "
+                    f"AND DATE {quote_literal(window.end.isoformat())}"
+                )
+            if plan.stale or not parts:
+                parts.append(duckdb_view(views[name], source, window))
+            view_sql[name] = " UNION ALL BY NAME ".join(parts)
         return with_views(query.tree, view_sql, "duckdb")
 
-    def _events_source(self, window: Window) -> str:
-        """The window's files, handed to DuckDB as an Arrow dataset under a name of their own.
+    def _register(self, prefix: str, files: list[Path], make) -> str:
+        """Hand files to DuckDB as an Arrow dataset, under a name derived from the list.
 
         DuckDB itself never opens a file: its connection has no file access at all, so no
         query can read, or write, anything in or outside the store.
         """
+        digest = hashlib.sha256("\0".join(map(str, files)).encode()).hexdigest()[:12]
+        name = f"{prefix}_{digest}"
+        if name not in self._registered:
+            self.connection().register(name, make([str(f) for f in files]))
+            self._registered.add(name)
+        return name
+
+    def _register_events(self, files: list[Path]) -> str:
         import pyarrow.dataset as ds
 
-        files = store_mod.files_between(self.store, window.start, window.end)
         if not files:
             return duckdb_empty_events()
-        name = f"events_{window.start:%Y%m%d}_{window.end:%Y%m%d}"
-        if name not in self._registered:
-            dataset = ds.dataset(
-                [str(f) for f in files],
+        return self._register(
+            "events",
+            files,
+            lambda paths: ds.dataset(
+                paths,
                 schema=store_mod.DATASET_SCHEMA,
                 format="parquet",
                 partitioning=ds.DirectoryPartitioning(store_mod.PARTITION_SCHEMA),
                 partition_base_dir=str(self.store),
-            )
-            self.connection().register(name, dataset)
-            self._registered.add(name)
-        return name
+            ),
+        )
+
+    def _register_cache(self, files: list[Path]) -> str:
+        import pyarrow.dataset as ds
+
+        return self._register("cached", files, lambda paths: ds.dataset(paths, format="parquet"))
 
     # -- execution ------------------------------------------------------------------------
 

@@ -1,0 +1,252 @@
+"""A columnar cache of the views, so queries skip JSON parsing.
+
+The cache is kept in batches: `<store>/_cache/<batch>/<view>.parquet` holds the rows of
+each view, exactly as the view SQL computes them, for a set of source files listed with
+their size and modification time in the batch's manifest. A batch is fresh while all its
+files are unchanged. Source files that are not in a fresh batch (new, or changed by a
+re-run `aws s3 sync`) are read from their JSON instead, so answers never depend on the
+cache: it is the same SQL, run earlier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import store as store_mod
+from .views import all_views
+from .viewsql import duckdb_view
+
+CACHE_DIR = "_cache"
+_MANIFEST = "manifest.json"
+#: Source events per cache batch: large enough that per-view overhead does not matter.
+BATCH_EVENTS = 2_000_000
+
+
+def cache_version() -> str:
+    """Changes whenever a view's definition does, which makes every batch stale."""
+    spec = [(v.name, v.event_type, [(c.name, c.type, c.path) for c in v.columns])
+            for v in all_views().values()]  # fmt: skip
+    text = json.dumps(spec, sort_keys=True) + (duckdb_view.__doc__ or "")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _key(store: Path, source: Path) -> str:
+    return f"{source.parent.name}/{source.name}"
+
+
+def _signature(source: Path) -> list[int]:
+    st = source.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+@dataclass
+class Batch:
+    folder: Path
+    sources: dict[str, list[int]]
+    views: dict[str, int]
+    days: list[str]
+
+    def fresh(self, store: Path, version: str, doc_version: str) -> bool:
+        if doc_version != version:
+            return False
+        for key, signature in self.sources.items():
+            try:
+                if _signature(store / key) != signature:
+                    return False
+            except OSError:
+                return False
+        return True
+
+
+def batches(store: Path) -> Iterator[tuple[Batch, bool]]:
+    """Every batch with whether it is fresh."""
+    root = Path(store) / CACHE_DIR
+    if not root.is_dir():
+        return
+    version = cache_version()
+    for folder in sorted(root.iterdir()):
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue
+        try:
+            doc = json.loads((folder / _MANIFEST).read_text())
+            batch = Batch(folder, doc["sources"], doc["views"], doc["days"])
+        except (OSError, ValueError, KeyError):
+            continue
+        yield batch, batch.fresh(Path(store), version, doc.get("version", ""))
+
+
+@dataclass
+class Plan:
+    """Where each view's rows for a window come from."""
+
+    cached: dict[str, list[Path]] = field(default_factory=dict)  # view -> cache files
+    stale: list[Path] = field(default_factory=list)  # source files to parse from JSON
+
+
+def plan(store: Path, start: dt.date, end: dt.date, views: Iterable[str]) -> Plan:
+    out = Plan({name: [] for name in views})
+    covered: set[str] = set()
+    lo, hi = start.isoformat(), end.isoformat()
+    for batch, fresh in batches(store):
+        if not fresh or not any(lo <= d <= hi for d in batch.days):
+            continue
+        covered.update(batch.sources)
+        for name in out.cached:
+            if batch.views.get(name):
+                out.cached[name].append(batch.folder / f"{name}.parquet")
+    for source in store_mod.files_between(store, start, end):
+        if _key(store, source) not in covered:
+            out.stale.append(source)
+    return out
+
+
+def _write_batch(
+    con: duckdb.DuckDBPyConnection, store: Path, parts: list[tuple[Path, pa.Table]]
+) -> int:
+    """One batch from source files and their rows; written to a hidden folder, then renamed."""
+    sources = {_key(store, path): _signature(path) for path, _ in parts}
+    days = sorted({path.parent.name for path, _ in parts})
+    tables = [
+        pa.table({
+            "event_date": pa.array([dt.date.fromisoformat(path.parent.name)] * t.num_rows, pa.date32()),
+            "event_time": t.column("event_time"),
+            "event_type": t.column("event_type"),
+            "event_data": t.column("event_data"),
+        })
+        for path, t in parts
+    ]  # fmt: skip
+    batch = pa.concat_tables(tables)
+    con.register("batch", batch)
+    present = set(pc.unique(batch.column("event_type")).to_pylist())
+    root = store / CACHE_DIR
+    tmp = root / f".{uuid.uuid4().hex}.tmp"
+    tmp.mkdir(parents=True)
+    rows: dict[str, int] = {}
+    from .window import Window
+
+    window = Window(dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1]))
+    for view in all_views().values():
+        if view.event_type not in present:
+            continue
+        sql = duckdb_view(view, "batch", window) + " ORDER BY event_date"
+        result = con.sql(sql).to_arrow_table()
+        pq.write_table(
+            result, tmp / f"{view.name}.parquet", compression="snappy", row_group_size=256_000
+        )
+        rows[view.name] = result.num_rows
+    doc = {"version": cache_version(), "sources": sources, "views": rows, "days": days}
+    (tmp / _MANIFEST).write_text(json.dumps(doc))
+    os.replace(tmp, root / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
+    con.unregister("batch")
+    return sum(t.num_rows for _, t in parts)
+
+
+class Builder:
+    """Caches what ingest writes, on a thread beside it: parsing the next block and caching
+    the last one share the two cores. Each `flush` makes one batch."""
+
+    def __init__(self, store: Path) -> None:
+        self.store = Path(store)
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.parts: list[tuple[Path, pa.Table]] = []
+        self.pending: Future | None = None
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.files = 0
+
+    def add(self, source: Path, table: pa.Table) -> None:
+        self.parts.append((source, table))
+
+    def flush(self) -> None:
+        if not self.parts:
+            return
+        if self.pending is not None:  # bounded memory: one batch being cached at a time
+            self.pending.result()
+        (self.store / CACHE_DIR).mkdir(parents=True, exist_ok=True)
+        parts, self.parts = self.parts, []
+        self.files += len(parts)
+        self.pending = self.pool.submit(_write_batch, self.con, self.store, parts)
+
+    def finish(self) -> int:
+        try:
+            self.flush()
+            if self.pending is not None:
+                self.pending.result()
+        finally:
+            self.pool.shutdown()
+            self.con.close()
+        return self.files
+
+
+def build(store: Path) -> tuple[int, int]:
+    """Cache every source file not in a fresh batch (stale batches are dropped first);
+    returns (files, events) cached. A lock keeps two builders apart; readers never wait."""
+    store = Path(store)
+    root = store / CACHE_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        covered: set[str] = set()
+        for batch, fresh in list(batches(store)):
+            if fresh:
+                covered.update(batch.sources)
+            else:
+                shutil.rmtree(batch.folder, ignore_errors=True)
+        builder = Builder(store)
+        files = events = size = 0
+        try:
+            for day in store_mod.partitions(store):
+                for source in store_mod.partition_files(store, day):
+                    if _key(store, source) in covered:
+                        continue
+                    table = pq.read_table(
+                        source, columns=["event_type", "event_time", "event_data"]
+                    )
+                    builder.add(source, table)
+                    files += 1
+                    events += table.num_rows
+                    size += table.num_rows
+                    if size >= BATCH_EVENTS:
+                        builder.flush()
+                        size = 0
+        finally:
+            builder.finish()
+    return files, events
+
+
+def status(store: Path) -> dict[str, int]:
+    """Source files in fresh batches, and those read from JSON: `accessmon cache status`."""
+    covered: set[str] = set()
+    stale_batches = 0
+    for batch, fresh in batches(store):
+        if fresh:
+            covered.update(batch.sources)
+        else:
+            stale_batches += 1
+    files = [
+        _key(store, s)
+        for d in store_mod.partitions(store)
+        for s in store_mod.partition_files(store, d)
+    ]
+    cached = sum(1 for f in files if f in covered)
+    return {"files": len(files), "cached": cached, "not_cached": len(files) - cached,
+            "stale_batches": stale_batches}  # fmt: skip
+
+
+def clear(store: Path) -> None:
+    shutil.rmtree(Path(store) / CACHE_DIR, ignore_errors=True)

@@ -1,0 +1,148 @@
+"""The view cache gives the answers the JSON gives, and a changed file is never served stale."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import string
+
+import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accessmon import cache
+from accessmon import store as store_mod
+from accessmon.config import load_config
+from accessmon.ingest import ingest
+from accessmon.session import Session
+from accessmon.views import Column, teleport_views
+
+from .conftest import write_jsonl
+
+VIEWS = teleport_views()
+DAYS = [dt.date(2024, 3, d) for d in (18, 19, 20)]
+WINDOW = {"start": DAYS[0], "end": DAYS[-1]}
+text = st.text(alphabet=string.ascii_letters + string.digits + " ./:-'\"é", max_size=12)
+
+
+def _value(col: Column):
+    """Values of the column's type, and a few of the wrong type (Teleport is not always tidy)."""
+    if col.type == "integer":
+        return st.one_of(st.integers(-(2**31), 2**31 - 1), st.integers(2**31, 2**40), text)
+    if col.type == "boolean":
+        return st.one_of(st.booleans(), text)
+    if col.type == "array(varchar)":
+        return st.lists(st.one_of(text, st.integers(0, 9)), max_size=3)
+    if col.type.startswith("array(row("):
+        fields = [f.strip().split(" ")[0] for f in col.type[10:-2].split(",")]
+        return st.lists(st.fixed_dictionaries({}, optional={f: text for f in fields}), max_size=2)
+    return st.one_of(text, st.integers(0, 99))
+
+
+def _nest(event: dict, path: tuple[str, ...], value) -> None:
+    for key in path[:-1]:
+        event = event.setdefault(key, {})
+        if not isinstance(event, dict):
+            return
+    event[path[-1]] = value
+
+
+@st.composite
+def events(draw):
+    out = []
+    for i in range(draw(st.integers(1, 40))):
+        view = draw(st.sampled_from(sorted(VIEWS)))
+        day = draw(st.sampled_from(DAYS))
+        ms = draw(st.integers(0, 86_399_999))
+        time = dt.datetime.combine(day, dt.time(), dt.UTC) + dt.timedelta(milliseconds=ms)
+        event = {"event": VIEWS[view].event_type, "uid": f"u{i}",
+                 "time": time.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"}  # fmt: skip
+        for col in VIEWS[view].columns[2:]:
+            if col.path[0] in ("event", "uid", "time") or not draw(st.booleans()):
+                continue
+            _nest(event, col.path, draw(_value(col)))
+        out.append(event)
+    return out
+
+
+def _session(store, use_cache: bool) -> Session:
+    flags = {
+        "store": store,
+        "audit_log": store.parent / "audit.jsonl",
+        "duckdb": {"cache": use_cache},
+    }
+    return Session(load_config(flags=flags, environ={}))
+
+
+def _rows(session: Session, view: str) -> list[str]:
+    rows = session.run(f"SELECT * FROM {view}", **WINDOW).table.to_pylist()
+    return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batch=events())
+def test_cache_and_json_give_identical_rows_for_every_view(tmp_path_factory, batch):
+    store = tmp_path_factory.mktemp("prop") / "store"
+    summary = ingest([write_jsonl(store.parent / "in.jsonl", batch)], store)
+    assert cache.status(store)["not_cached"] == 0 and summary.cached_files > 0
+    cached, parsed = _session(store, True), _session(store, False)
+    for view in VIEWS:
+        assert _rows(cached, view) == _rows(parsed, view), view
+
+
+def _event(uid: str, day: int, login: str) -> dict:
+    return {"event": "session.start", "uid": uid, "time": f"2024-03-{day}T10:00:00.000Z",
+            "user": "alice", "login": login, "proto": "ssh"}  # fmt: skip
+
+
+def test_queries_use_the_cache_and_a_changed_file_is_rebuilt(tmp_path):
+    store = tmp_path / "store"
+    ingest(
+        [write_jsonl(tmp_path / "a.jsonl", [_event("a", 19, "root"), _event("b", 20, "ubuntu")])],
+        store,
+    )
+    session = _session(store, True)
+    sql = "SELECT login FROM session_start ORDER BY login"
+    assert session.prepare(sql, **WINDOW)[2].count("json_transform") == 0  # all from the cache
+    assert session.query(sql, **WINDOW)["login"].tolist() == ["root", "ubuntu"]
+
+    # `aws s3 sync` replaces the 2024-03-20 file with one holding more events
+    (source,) = store_mod.partition_files(store, dt.date(2024, 3, 20))
+    table = pq.read_table(source)
+    extra = pq.read_table(source).to_pylist()[0] | {
+        "uid": "c",
+        "event_data": json.dumps(_event("c", 20, "admin")),
+    }
+    pq.write_table(table.from_pylist([*table.to_pylist(), extra], schema=table.schema), source)
+    os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 1_000_000))
+    assert cache.status(store) == {"files": 2, "cached": 0, "not_cached": 2, "stale_batches": 1}
+
+    fresh = _session(store, True)
+    rendered = fresh.prepare(sql, **WINDOW)[2]
+    assert "json_transform" in rendered  # the changed partition is parsed, not served stale
+    assert fresh.query(sql, **WINDOW)["login"].tolist() == ["admin", "root", "ubuntu"]
+
+    assert cache.build(store) == (2, 3)
+    assert cache.status(store) == {"files": 2, "cached": 2, "not_cached": 0, "stale_batches": 0}
+    rebuilt = _session(store, True)
+    assert rebuilt.prepare(sql, **WINDOW)[2].count("json_transform") == 0
+    assert rebuilt.query(sql, **WINDOW)["login"].tolist() == ["admin", "root", "ubuntu"]
+
+
+def test_new_files_are_parsed_until_cached(tmp_path):
+    store = tmp_path / "store"
+    ingest([write_jsonl(tmp_path / "a.jsonl", [_event("a", 19, "root")])], store)
+    # a file arrives without going through ingest (a sync): it is read from JSON
+    table = pq.read_table(store_mod.partition_files(store, dt.date(2024, 3, 19))[0])
+    (store / "2024-03-20").mkdir()
+    pq.write_table(
+        table.from_pylist([table.to_pylist()[0] | {"uid": "z", "event_data": json.dumps(_event("z", 20, "x"))}],
+                          schema=table.schema),
+        store / "2024-03-20" / "synced.parquet",
+    )  # fmt: skip
+    session = _session(store, True)
+    assert session.query("SELECT count(*) AS n FROM session_start", **WINDOW)["n"][0] == 2
+    assert cache.status(store)["not_cached"] == 1
