@@ -31,7 +31,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py --size $(SIZE)
+	$(BIN)/python benchmarks/run.py --size $(SIZE) | tee benchmarks/latest.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

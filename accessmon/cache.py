@@ -143,7 +143,7 @@ def _write_batch(
     for view in all_views().values():
         if view.event_type not in present:
             continue
-        sql = duckdb_view(view, "batch", window) + " ORDER BY event_date"
+        sql = duckdb_view(view, "batch", window, parse_once=True) + " ORDER BY event_date"
         result = con.sql(sql).to_arrow_table()
         pq.write_table(
             result, tmp / f"{view.name}.parquet", compression="snappy", row_group_size=256_000

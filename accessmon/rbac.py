@@ -46,8 +46,18 @@ class Role:
 _READER = ("list", "read", "use")
 _EDITOR = ("list", "create", "read", "update", "delete", "use")
 PRESETS: dict[str, Role] = {
-    "auditor": Role("auditor", (Rule(("security_report", "audit_query"), _READER),)),
-    "editor": Role("editor", (Rule(("security_report", "audit_query"), _EDITOR),)),
+    # Teleport's presets, plus access_monitoring_rule: auditors may see the rules, only
+    # editors run them (a run can lock users and review requests).
+    "auditor": Role(
+        "auditor",
+        (
+            Rule(("security_report", "audit_query"), _READER),
+            Rule(("access_monitoring_rule",), ("list", "read")),
+        ),
+    ),
+    "editor": Role(
+        "editor", (Rule(("security_report", "audit_query", "access_monitoring_rule"), _EDITOR),)
+    ),
     "access": Role("access"),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 
 from .views import Column, View
 from .window import Window
@@ -54,10 +55,10 @@ def _duck_type(typ: str) -> object:
     raise ValueError(f"no DuckDB rendering for type {typ}")  # the view table uses only these
 
 
-def duckdb_shape(view: View) -> dict:
-    """The JSON structure of a view's event, nested as the JSON paths say."""
+def duckdb_shape(columns: Iterable[Column]) -> dict:
+    """The JSON structure of some view columns, nested as their JSON paths say."""
     shape: dict = {}
-    for col in view.columns:
+    for col in columns:
         if col.path is None:
             continue
         node = shape
@@ -67,14 +68,21 @@ def duckdb_shape(view: View) -> dict:
     return shape
 
 
-def duckdb_column(col: Column) -> str:
-    """One column of the parsed event: absent -> NULL, strings unquoted, typed (Athena's meaning)."""
+def _shape_literal(columns: Iterable[Column]) -> str:
+    return quote_literal(json.dumps(duckdb_shape(columns), separators=(",", ":")))
+
+
+def duckdb_column(col: Column, parsed: str | None = None) -> str:
+    """One column with Athena's meaning (absent -> NULL, strings unquoted, typed), read from
+    the struct `parsed` when the event was parsed once for all columns, else parsed for this
+    column alone, so DuckDB skips the work for columns a query does not use."""
     if col.name == "event_date":
         return "event_date"
     if col.name == "event_time":
         return "CAST(event_time AS TIMESTAMP) AS event_time"
     access = "".join(f"[{quote_literal(k)}]" for k in col.path or ())
-    return f"j{access} AS {quote_ident(col.name)}"
+    source = parsed or f"json_transform(event_data, {_shape_literal([col])})"
+    return f"{source}{access} AS {quote_ident(col.name)}"
 
 
 def duckdb_empty_events() -> str:
@@ -85,17 +93,19 @@ def duckdb_empty_events() -> str:
     )
 
 
-def duckdb_view(view: View, source: str, window: Window) -> str:
-    """The view over `source`: each event's JSON parsed once, by json_transform, into a struct
-    (the per-column `->>` of Teleport's method parses it again for every column)."""
-    cols = ", ".join(duckdb_column(c) for c in view.columns)
-    shape = quote_literal(json.dumps(duckdb_shape(view), separators=(",", ":")))
-    return (
-        f"SELECT {cols} FROM (SELECT event_date, event_time, json_transform(event_data, {shape}) AS j"
+def duckdb_view(view: View, source: str, window: Window, parse_once: bool = False) -> str:
+    """The view over `source`. Queries parse per column, like Teleport, so unused columns
+    cost nothing; the cache, which needs every column, parses each event once."""
+    where = (
         f" FROM {source} AS events WHERE event_type = {quote_literal(view.event_type)}"
         f" AND event_date BETWEEN DATE {quote_literal(window.start.isoformat())}"
-        f" AND DATE {quote_literal(window.end.isoformat())})"
+        f" AND DATE {quote_literal(window.end.isoformat())}"
     )
+    if not parse_once:
+        return f"SELECT {', '.join(duckdb_column(c) for c in view.columns)}{where}"
+    cols = ", ".join(duckdb_column(c, "j") for c in view.columns)
+    parsed = f"json_transform(event_data, {_shape_literal(view.columns)}) AS j"
+    return f"SELECT {cols} FROM (SELECT event_date, event_time, {parsed}{where})"
 
 
 # -- Athena / Trino -------------------------------------------------------------------------

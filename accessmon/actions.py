@@ -1,0 +1,251 @@
+"""What an alert does: a JSON line, a webhook, a Teleport lock, an access request review.
+
+Every action returns an ActionResult instead of raising, so one failing webhook or a
+missing `tctl` is recorded and the run goes on. Anything that changes Teleport (`tctl
+create -f`, `tctl request review`) is a dry run that prints the command unless the
+configuration says `alerts.apply: true`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import audit
+from .store import atomic_write_text
+
+#: Back-off before retry n (0-based) is BACKOFF_SECONDS * 2**n, capped at BACKOFF_CAP_SECONDS.
+BACKOFF_SECONDS = 0.2
+BACKOFF_CAP_SECONDS = 5.0
+TCTL_TIMEOUT_SECONDS = 60.0
+_RETRY_STATUS = {408, 425, 429}
+
+
+@dataclass
+class ActionResult:
+    """The outcome of one action, as printed by `alert run` and kept in the audit trail."""
+
+    action: str
+    ok: bool
+    detail: str
+    key: str | None = None
+    command: list[str] | None = None
+    path: str | None = None
+    dry_run: bool = False
+    attempts: int | None = None
+
+    def line(self) -> str:
+        status = "ok" if self.ok else "FAILED"
+        if self.dry_run and self.ok:
+            status = "dry run"
+        return f"{self.action}: {status}: {self.detail}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+# -- alert_log --------------------------------------------------------------------------------
+
+
+def alert_log(path: Path, record: dict[str, Any], *, dry_run: bool = False) -> ActionResult:
+    """Append one JSON line per alert, under the same lock as the audit trail."""
+    key = record.get("key")
+    if dry_run:
+        return ActionResult("alert_log", True, f"would append to {path}", key, dry_run=True)
+    try:
+        audit.append(path, record)
+    except OSError as e:
+        return ActionResult("alert_log", False, f"cannot append to {path}: {e.strerror}", key)
+    return ActionResult("alert_log", True, f"appended to {path}", key, path=str(path))
+
+
+# -- webhook ----------------------------------------------------------------------------------
+
+
+def post_webhook(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    timeout: float = 10.0,
+    retries: int = 3,
+    key: str | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ActionResult:
+    """POST JSON; retry with exponential back-off on 5xx, 429 and timeouts; never raise.
+
+    At most `retries + 1` attempts, each bounded by `timeout`, so a run always ends.
+    """
+    if not re.match(r"^https?://", url, re.IGNORECASE):
+        return ActionResult("webhook", False, f"refusing webhook URL {url!r}: use http(s)://", key)
+    body = json.dumps(payload, default=str).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "accessmon"}
+    last = ""
+    attempts = 0
+    for attempt in range(retries + 1):
+        attempts = attempt + 1
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status = response.status
+            return ActionResult("webhook", True, f"POST {url} -> {status}", key, attempts=attempts)
+        except urllib.error.HTTPError as e:
+            last = f"HTTP {e.code} {e.reason}"
+            if e.code < 500 and e.code not in _RETRY_STATUS:
+                break
+        except (TimeoutError, urllib.error.URLError, http.client.HTTPException, OSError) as e:
+            reason = getattr(e, "reason", e)
+            last = "timed out" if isinstance(reason, TimeoutError) else f"{reason}"
+        if attempt < retries:
+            sleep(min(BACKOFF_SECONDS * 2**attempt, BACKOFF_CAP_SECONDS))
+    return ActionResult(
+        "webhook",
+        False,
+        f"POST {url} gave up after {attempts} attempt{'s' * (attempts != 1)}: {last}",
+        key,
+        attempts=attempts,
+    )
+
+
+def slack_text(
+    title: str, lines: Sequence[str], recipients: Sequence[str] = (), limit: int = 20
+) -> str:
+    """Slack mrkdwn: a bold title, one bullet per alert, and who it is for."""
+    out = [f"*{title}*"]
+    out += [f"• {line}" for line in lines[:limit]]
+    if len(lines) > limit:
+        out.append(f"… and {len(lines) - limit} more")
+    if recipients:
+        out.append("For: " + ", ".join(recipients))
+    return "\n".join(out)
+
+
+# -- Teleport locks ---------------------------------------------------------------------------
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    """UTC, second precision, `Z` suffix: what Teleport prints for `expires`."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def lock_name(rule: str, target: str, value: str, moment: dt.datetime) -> str:
+    """A readable, unique-enough lock name: rule, target and a timestamp."""
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{rule}-{target}-{value}".lower()).strip("-")[:80]
+    return f"accessmon-{slug}-{moment.astimezone(dt.UTC):%Y%m%d%H%M%S}"
+
+
+def lock_resource(
+    target: str, value: str, message: str, expires: dt.datetime, name: str
+) -> dict[str, Any]:
+    """A `kind: lock` resource, as `tctl create -f` reads it."""
+    if target not in ("user", "login"):
+        raise ValueError(f"lock target must be user or login, not {target!r}")
+    return {
+        "kind": "lock",
+        "version": "v2",
+        "metadata": {"name": name},
+        "spec": {"target": {target: value}, "message": message, "expires": rfc3339(expires)},
+    }
+
+
+def teleport_lock(
+    resource: dict[str, Any],
+    directory: Path,
+    *,
+    tctl: str,
+    apply: bool,
+    dry_run: bool = False,
+    key: str | None = None,
+) -> ActionResult:
+    """Write the lock YAML, then `tctl create -f` it only when applying."""
+    path = directory / f"{resource['metadata']['name']}.yaml"
+    target = ", ".join(f"{k} {v}" for k, v in resource["spec"]["target"].items())
+    command = [tctl, "create", "-f", str(path)]
+    if dry_run:
+        return ActionResult(
+            "teleport_lock",
+            True,
+            f"would lock {target}: write {path}, then {shlex.join(command)}",
+            key,
+            command=command,
+            path=str(path),
+            dry_run=True,
+        )
+    try:
+        atomic_write_text(yaml.safe_dump(resource, sort_keys=False), path)
+    except OSError as e:
+        return ActionResult("teleport_lock", False, f"cannot write {path}: {e.strerror}", key)
+    result = run_tctl(command, apply=apply, key=key, action="teleport_lock")
+    result.path = str(path)
+    result.detail = f"lock {target}: {result.detail}"
+    return result
+
+
+# -- tctl -------------------------------------------------------------------------------------
+
+
+def review_command(
+    tctl: str, request_id: str, decision: str, reason: str, author: str
+) -> list[str]:
+    """`tctl request review --approve|--deny <id> --author <who> --reason "..."`."""
+    if decision not in ("APPROVED", "DENIED"):
+        raise ValueError(f"decision must be APPROVED or DENIED, not {decision!r}")
+    flag = "--approve" if decision == "APPROVED" else "--deny"
+    return [tctl, "request", "review", flag, request_id, "--author", author, "--reason", reason]
+
+
+def run_tctl(
+    command: list[str],
+    *,
+    apply: bool,
+    dry_run: bool = False,
+    key: str | None = None,
+    action: str = "tctl",
+    timeout: float = TCTL_TIMEOUT_SECONDS,
+) -> ActionResult:
+    """Print the command (dry run), or run it when `apply` and tctl is on PATH."""
+    shown = shlex.join(command)
+    if dry_run or not apply:
+        why = "--dry-run" if dry_run else "alerts.apply is false"
+        return ActionResult(
+            action, True, f"would run: {shown} ({why})", key, command=command, dry_run=True
+        )
+    exe = shutil.which(command[0])
+    if exe is None:
+        return ActionResult(
+            action,
+            False,
+            f"{command[0]} not found on PATH (alerts.tctl); not run: {shown}",
+            key,
+            command=command,
+        )
+    try:
+        done = subprocess.run(
+            [exe, *command[1:]], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return ActionResult(action, False, f"timed out after {timeout:.0f}s: {shown}", key,
+                            command=command)  # fmt: skip
+    except OSError as e:
+        return ActionResult(action, False, f"cannot run {shown}: {e.strerror}", key,
+                            command=command)  # fmt: skip
+    if done.returncode != 0:
+        said = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        tail = f": {said[-1]}" if said else ""
+        return ActionResult(
+            action, False, f"ran {shown}: exit {done.returncode}{tail}", key, command=command
+        )
+    return ActionResult(action, True, f"ran {shown}", key, command=command)

@@ -1,0 +1,117 @@
+"""One benchmark step in its own process; prints one JSON line with times and peak memory."""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from accessmon import cache
+from accessmon import store as store_mod
+from accessmon.config import load_config
+from accessmon.demo import write_demo
+from accessmon.engines.base import athena_sql_for_duckdb
+from accessmon.ingest import ingest
+from accessmon.session import Session
+from accessmon.window import Window
+
+DATA = Path(__file__).resolve().parent.parent / "accessmon" / "data"
+REPORT = yaml.safe_load((DATA / "reports" / "privilege_access_report.yaml").read_text())["queries"]
+EXAMPLES = yaml.safe_load((DATA / "examples.yaml").read_text())
+
+
+def max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def session(store: Path, use_cache: bool, tmp: Path) -> Session:
+    flags = {"store": store, "audit_log": tmp / "audit.jsonl", "user": "bench",
+             "duckdb": {"cache": use_cache, "memory_limit": "1500MB"}}  # fmt: skip
+    return Session(load_config(flags=flags, environ={}))
+
+
+def timed(fn, runs: int) -> float:
+    fn()  # warm
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def demo(store: str, events: int) -> dict:
+    started = time.perf_counter()
+    write_demo(Path(store), events=events, days=90, seed=1)
+    cache.build(Path(store))
+    return {"seconds": time.perf_counter() - started}
+
+
+def teleport_connection(store: Path) -> duckdb.DuckDBPyConnection:
+    """Teleport's table in DuckDB: the store's files with event_date from the folder."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE SCHEMA audit_db")
+    files = ", ".join(f"'{f}'" for f in store_mod.files_between(store, None, None))
+    con.execute(
+        "CREATE VIEW audit_db.audit_table AS SELECT CAST(regexp_extract(filename, "
+        "'(\\d{4}-\\d{2}-\\d{2})/[^/]*$', 1) AS DATE) AS event_date, * EXCLUDE (filename) "
+        f"REPLACE (CAST(event_time AS TIMESTAMP) AS event_time) FROM read_parquet([{files}], filename = true)"
+    )
+    return con
+
+
+def report(store: str, runs: int, baseline_runs: int) -> dict:
+    store = Path(store)
+    tmp = store.parent
+    cached, parsed = session(store, True, tmp), session(store, False, tmp)
+    window = Window.last_days(90, store_mod.partitions(store)[-1])
+
+    def run_all(s: Session):
+        return lambda: [s.execute(q["query"], window) for q in REPORT]
+
+    out = {"cached_median": timed(run_all(cached), runs)}
+    out["json_median"] = timed(run_all(parsed), baseline_runs)
+    athena = Session(load_config(flags={"engine": "athena", "user": "bench", "audit_log": tmp / "a.jsonl",
+                                        "athena": {"database": "audit_db", "table": "audit_table"}},
+                                 environ={}))  # fmt: skip
+    con = teleport_connection(store)
+    baseline_sql = [athena_sql_for_duckdb(athena.prepare(q["query"], start=window.start, end=window.end)[2])
+                    for q in REPORT]  # fmt: skip
+    out["baseline_median"] = timed(lambda: [con.sql(sql).to_arrow_table() for sql in baseline_sql],
+                                   baseline_runs)  # fmt: skip
+    out["single"] = {
+        q["name"]: timed(lambda q=q: cached.execute(q["query"], window), runs)
+        for q in REPORT + EXAMPLES
+    }
+    out["max_rss_mb"] = max_rss_mb()
+    return out
+
+
+def ingest_step(store: str, target: str, jsonl: str) -> dict:
+    """The demo's events as Teleport's JSON lines, ingested into a fresh store."""
+    con = duckdb.connect()
+    files = ", ".join(f"'{f}'" for f in store_mod.files_between(Path(store), None, None))
+    con.execute(
+        f"COPY (SELECT event_data FROM read_parquet([{files}])) TO '{jsonl}' "
+        "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\\x01')"
+    )
+    con.close()
+    started = time.perf_counter()
+    summary = ingest([jsonl], target)
+    seconds = time.perf_counter() - started
+    Path(jsonl).unlink()
+    return {"seconds": seconds, "events": summary.read, "cached": summary.cached_files}
+
+
+if __name__ == "__main__":
+    task, args = sys.argv[1], json.loads(sys.argv[2])
+    result = {"demo": demo, "report": report, "ingest": ingest_step}[task](**args)
+    result.setdefault("max_rss_mb", max_rss_mb())
+    print(json.dumps(result, default=str))
