@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import fcntl
 import hashlib
 import json
 import operator
 import os
 import re
-import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -30,7 +27,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import actions, audit
+from .config import node_line
 from .errors import AccessmonError, ConfigError
+from .locks import exclusive
 from .predicate import DICT, SET, STRING, Predicate, PredicateError, compile_predicate
 from .store import atomic_write_text
 from .validate import check_query
@@ -387,29 +386,8 @@ class RuleSet:
         raise AccessmonError(f"no rule {name}{did_you_mean(name, self.rules)}")
 
 
-def _node_line(node: yaml.Node | None, loc: Sequence[Any]) -> int | None:
-    """The 1-based line of a key path inside one YAML document's node."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if k.value == str(key):
-                    line, node = k.start_mark.line + 1, v
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
 def _where(source: str, node: yaml.Node | None, loc: Sequence[Any]) -> str:
-    line = _node_line(node, loc)
+    line = node_line(node, loc)
     return f"{source}:{line}" if line else source
 
 
@@ -519,7 +497,7 @@ def _teleport_rule(
         kind=resource.kind,
         severity=TELEPORT_SEVERITY,
         description=resource.metadata.description,
-        source=f"{source}:{_node_line(node, ())}",
+        source=f"{source}:{node_line(node, ())}",
         resource=resource,
         predicate=predicate,
         sql=REQUESTS_SQL,
@@ -549,7 +527,7 @@ def _detection_rule(
         kind=resource.kind,
         severity=resource.severity,
         description=resource.description,
-        source=f"{source}:{_node_line(node, ())}",
+        source=f"{source}:{node_line(node, ())}",
         resource=resource,
         sql=sql,
     )
@@ -656,26 +634,13 @@ class AlertStateError(AccessmonError):
     """The de-duplication state file is busy or unreadable."""
 
 
-@contextmanager
-def _state_lock(state_file: Path, wait_seconds: float) -> Iterator[None]:
+def _state_lock(state_file: Path, wait_seconds: float):
     path = state_file.with_name(state_file.name + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + wait_seconds
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise AlertStateError(
-                        f"another alert run holds {path}; try again later"
-                    ) from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
+    return exclusive(
+        path,
+        wait_seconds,
+        lambda: AlertStateError(f"another alert run holds {path}; try again later"),
+    )
 
 
 def read_state(state_file: Path) -> dict[str, dict[str, str]]:

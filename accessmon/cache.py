@@ -11,7 +11,6 @@ cache: it is the same SQL, run earlier.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import functools
 import hashlib
 import json
@@ -29,6 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import store as store_mod
+from .errors import AccessmonError
+from .locks import exclusive
 from .views import all_views
 from .viewsql import duckdb_view
 from .window import Window
@@ -36,7 +37,7 @@ from .window import Window
 CACHE_DIR = "_cache"
 _MANIFEST = "manifest.json"
 #: Source events per cache batch: large enough that per-view overhead does not matter.
-BATCH_EVENTS = 2_000_000
+BATCH_EVENTS = 500_000
 
 
 @functools.cache
@@ -199,8 +200,8 @@ def build(store: Path) -> tuple[int, int]:
     store = Path(store)
     root = store / CACHE_DIR
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    busy = lambda: AccessmonError(f"another cache build holds {root / '.lock'}")  # noqa: E731
+    with exclusive(root / ".lock", 3600, busy):
         covered: set[str] = set()
         for batch, fresh in list(batches(store)):
             if fresh:

@@ -91,13 +91,9 @@ class Config(_Section):
 _PATH_KEYS = ("store", "audit_log", "queries_dir", "reports_dir", "rules_dir", "output_dir")
 
 
-def line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of a key path in YAML text, for error messages; for a missing key,
-    the line of the mapping that lacks it."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
+def node_line(node: yaml.Node | None, loc: tuple[Any, ...] | list[Any]) -> int | None:
+    """The 1-based line of a key path in a composed YAML document, for error messages; for a
+    missing key, the line of the mapping that lacks it."""
     if node is None:
         return None
     line = node.start_mark.line + 1
@@ -115,6 +111,14 @@ def line_of(text: str, loc: tuple[Any, ...]) -> int | None:
         else:
             return line
     return line
+
+
+def line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """node_line for YAML text holding one document."""
+    try:
+        return node_line(yaml.compose(text), loc)
+    except yaml.YAMLError:
+        return None
 
 
 def _read_file(path: Path) -> tuple[dict[str, Any], str]:

@@ -32,8 +32,8 @@ from .errors import IngestError
 
 #: Files taken from directories; a file named on the command line is always read.
 LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
-BATCH_EVENTS = 500_000
-_BLOCK_BYTES = 32 << 20
+BATCH_EVENTS = 250_000
+_BLOCK_BYTES = 16 << 20
 _PY_CHUNK_LINES = 100_000
 
 
@@ -122,7 +122,10 @@ def _fast_chunks(path: Path) -> Iterator[pa.Table]:
     stream = pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
     reader = pacsv.open_csv(
         stream,
-        read_options=pacsv.ReadOptions(column_names=["line"], block_size=_BLOCK_BYTES),
+        # single-threaded reading: the threaded reader reads far ahead and holds the blocks
+        read_options=pacsv.ReadOptions(
+            column_names=["line"], block_size=_BLOCK_BYTES, use_threads=False
+        ),
         parse_options=pacsv.ParseOptions(
             delimiter="\x01", quote_char=False, escape_char=False, ignore_empty_lines=False
         ),

@@ -34,6 +34,7 @@ class Rendered:
     results: Path
     html: Path | None = None
     notebook: Path | None = None
+    published: str | None = None
     failed: list[str] = field(default_factory=list)
 
 
@@ -135,8 +136,13 @@ def render(
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
             base = out_dir / f"{name}_{window.label()}_{stamp}"
             results = reports.save_results(run, base.with_suffix(".json"))
+            published = session.engine.publish_results(results, name)
             rendered = Rendered(
-                name, run.state, results, failed=[q.name for q in run.queries if q.error]
+                name,
+                run.state,
+                results,
+                published=published,
+                failed=[q.name for q in run.queries if q.error],
             )
             with tempfile.TemporaryDirectory(dir=out_dir, prefix=".run-") as tmp:
                 executed = Path(tmp) / "report.ipynb"
@@ -151,6 +157,8 @@ def render(
             return rendered
         finally:
             extra = {"results": str(rendered.results)} if rendered else {}
+            if rendered and rendered.published:
+                extra["published"] = rendered.published
             if rendered and rendered.html:
                 extra["html"] = str(rendered.html)
             reports.write_state(out_dir, key, state, **extra)

@@ -8,13 +8,9 @@ and display them as plotly charts with their suggestions.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import html
 import json
-import os
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from . import audit
 from .config import line_of
 from .errors import AccessmonError, ConfigError
+from .locks import exclusive
 from .store import atomic_write_text
 from .validate import check_query
 from .views import did_you_mean
@@ -378,27 +375,14 @@ def latest_results(output_dir: Path, name: str) -> Path | None:
     return candidates[-1] if candidates else None
 
 
-@contextmanager
-def report_lock(output_dir: Path, name: str, wait_seconds: float) -> Iterator[None]:
+def report_lock(output_dir: Path, name: str, wait_seconds: float):
     """Serialise runs of one report: an overlapping cron run waits, then gives up cleanly."""
     path = _state_dir(output_dir) / f"{name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + wait_seconds
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise ReportBusy(
-                        f"another run of {name} is in progress (lock {path}); try again later"
-                    ) from None
-                time.sleep(0.2)
-        yield
-    finally:
-        os.close(fd)
+    return exclusive(
+        path,
+        wait_seconds,
+        lambda: ReportBusy(f"another run of {name} is in progress (lock {path}); try again later"),
+    )
 
 
 class ReportBusy(AccessmonError):

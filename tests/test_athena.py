@@ -352,3 +352,13 @@ def test_same_rows_as_the_embedded_engine(tmp_path, athena):
         nonempty += bool(expected)
         check_query(sql)
     assert nonempty >= 12
+
+
+def test_report_results_are_published_under_report_results(aws, athena, tmp_path):
+    path = tmp_path / "privilege_access_report_7d_20240320T000000Z.json"
+    path.write_text('{"state": "SUCCESS"}')
+    uri = athena().engine.publish_results(path, "privilege_access_report")
+    assert uri == f"s3://audit-long-term/report_results/privilege_access_report/{path.name}"
+    s3 = boto3.client("s3", endpoint_url=aws["moto"], region_name=REGION)
+    body = s3.get_object(Bucket="audit-long-term", Key=uri.split("/", 3)[3])["Body"].read()
+    assert json.loads(body) == {"state": "SUCCESS"}

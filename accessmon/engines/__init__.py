@@ -6,6 +6,8 @@ import importlib
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..config import Config
     from ..result import QueryResult
     from ..validate import CheckedQuery
@@ -26,6 +28,9 @@ class Engine(Protocol):
 
     def execute(self, sql: str, query: CheckedQuery) -> QueryResult:
         """Run SQL produced by `render`."""
+
+    def publish_results(self, path: Path, name: str) -> str | None:
+        """Copy a report's results JSON to where the engine keeps them; its address, if any."""
 
     def diagnose(self) -> list[tuple[str, bool, str]]:
         """(check, ok, detail) rows for `accessmon doctor`."""

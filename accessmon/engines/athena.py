@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -167,6 +168,20 @@ class AthenaEngine:
         )
         table = pa.Table.from_pandas(frame, preserve_index=False)
         return QueryResult(table, sql, stats, query.views)
+
+    def publish_results(self, path: Path, name: str) -> str | None:
+        """Store a report's results JSON under `report_results` in S3, as Teleport does."""
+        target = self.settings.report_results
+        if not target:
+            return None
+        bucket, _, prefix = target.removeprefix("s3://").partition("/")
+        key = "/".join(p for p in (prefix.strip("/"), name, path.name) if p)
+        try:
+            self.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes(),
+                                         ContentType="application/json")  # fmt: skip
+        except Exception as e:
+            raise _translate_aws(e) from None
+        return f"s3://{bucket}/{key}"
 
     def close(self) -> None:
         if self._connection is not None:

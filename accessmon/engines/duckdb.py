@@ -157,6 +157,10 @@ class DuckDBEngine:
             detail += f", {days[0][0]} to {days[-1][0]}"
         return [("store", bool(days), detail)]
 
+    def publish_results(self, path: Path, name: str) -> str | None:
+        """Results stay where the report run wrote them."""
+        return None
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
