@@ -94,8 +94,8 @@ def report(store: str, runs: int, baseline_runs: int) -> dict:
     return out
 
 
-def ingest_step(store: str, target: str, jsonl: str) -> dict:
-    """The demo's events as Teleport's JSON lines, ingested into a fresh store."""
+def export(store: str, jsonl: str) -> dict:
+    """The demo's events as Teleport's JSON lines (its own process: not part of ingest's memory)."""
     con = duckdb.connect()
     files = ", ".join(f"'{f}'" for f in store_mod.files_between(Path(store), None, None))
     con.execute(
@@ -103,6 +103,11 @@ def ingest_step(store: str, target: str, jsonl: str) -> dict:
         "(FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\\x01')"
     )
     con.close()
+    return {"bytes": Path(jsonl).stat().st_size}
+
+
+def ingest_step(store: str, target: str, jsonl: str) -> dict:
+    """The JSON lines ingested into a fresh store, cache included."""
     started = time.perf_counter()
     summary = ingest([jsonl], target)
     seconds = time.perf_counter() - started
@@ -112,6 +117,6 @@ def ingest_step(store: str, target: str, jsonl: str) -> dict:
 
 if __name__ == "__main__":
     task, args = sys.argv[1], json.loads(sys.argv[2])
-    result = {"demo": demo, "report": report, "ingest": ingest_step}[task](**args)
+    result = {"demo": demo, "report": report, "export": export, "ingest": ingest_step}[task](**args)
     result.setdefault("max_rss_mb", max_rss_mb())
     print(json.dumps(result, default=str))
