@@ -939,16 +939,7 @@ def _session_start(cx: _Ctx, n: int | None) -> _Frame:
     sec = cx.security(f.actor)
     cx.user_meta(f, sec)
     cx.code(f, "T2000I")
-    node = cx.rng.choice(len(w.node_id), n, p=w.node_p)
-    cluster = cx.rng.integers(0, len(_KUBE_CLUSTERS), n)
-    # ssh sessions on nodes; kube sessions on the cluster's agent
-    nn = len(w.node_id)
-    host = np.where(kube, nn + cluster, node)
-    o.pick("server_id", [*w.node_id, *w.kube_id], host)
-    o.pick("server_hostname", [*w.node_host, *w.kube_host], host)
-    o.pick("addr.local", [*w.node_addr, *w.kube_addr], host)
-    o.pick("server_labels", w.node_labels, node, kube)
-    cx.remote(f)
+    node, cluster = _on_host(cx, o, w, f, kube, n)
     logins = [*_LOGINS, "root", *w.names]
     own = len(_LOGINS) + 1 + f.actor
     login = np.where(cx.chance(0.4, n), own, cx.rng.integers(0, len(_LOGINS), n))
@@ -1062,15 +1053,7 @@ def _exec(cx: _Ctx, n: int | None) -> _Frame:
     o.pick("exitCode", ["0", "1", "2", "127", "130"], which)
     o.pick("exitError", ["", *(f"exit status {c}" for c in (1, 2, 127, 130))], which)
     o.pick("proto", ["ssh", "kube"], kube.astype(np.int32))
-    node = cx.rng.choice(len(w.node_id), n, p=w.node_p)
-    cluster = cx.rng.integers(0, len(_KUBE_CLUSTERS), n)
-    nn = len(w.node_id)
-    host = np.where(kube, nn + cluster, node)
-    o.pick("server_id", [*w.node_id, *w.kube_id], host)
-    o.pick("server_hostname", [*w.node_host, *w.kube_host], host)
-    o.pick("addr.local", [*w.node_addr, *w.kube_addr], host)
-    o.pick("server_labels", w.node_labels, node, kube)
-    cx.remote(f)
+    _node, cluster = _on_host(cx, o, w, f, kube, n)
     logins = [*_LOGINS, "root", *w.names]
     login = np.where(cx.chance(0.5, n), len(_LOGINS) + 1 + f.actor, cx.rng.integers(0, 5, n))
     o.pick("login", logins, login)
@@ -1640,3 +1623,16 @@ _BUILDERS: dict[str, Callable[[_Ctx, int | None], _Frame]] = {
     "recovery_code.used": lambda cx, n: _self_event(cx, n, "recovery_code.used"),
     "user.password_change": lambda cx, n: _self_event(cx, n, "user.password_change"),
 }
+
+
+def _on_host(cx, o, w, f, kube, n):
+    """Where a session or command ran: ssh on a node, kube on the cluster's agent."""
+    node = cx.rng.choice(len(w.node_id), n, p=w.node_p)
+    cluster = cx.rng.integers(0, len(_KUBE_CLUSTERS), n)
+    host = np.where(kube, len(w.node_id) + cluster, node)
+    o.pick("server_id", [*w.node_id, *w.kube_id], host)
+    o.pick("server_hostname", [*w.node_host, *w.kube_host], host)
+    o.pick("addr.local", [*w.node_addr, *w.kube_addr], host)
+    o.pick("server_labels", w.node_labels, node, kube)
+    cx.remote(f)
+    return node, cluster

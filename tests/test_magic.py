@@ -12,17 +12,9 @@ from accessmon import audit, reports
 from accessmon.magic import AccessmonMagics, split_line_sql
 
 from .conftest import build_store
+from .test_cli import EVENT
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
-EVENT = {
-    "event": "session.start",
-    "uid": "u-1",
-    "time": "2024-03-20T12:12:03.374Z",
-    "user": "alice",
-    "login": "root",
-    "proto": "ssh",
-    "sid": "s-1",
-}
 DAY = "--from 2024-03-20 --to 2024-03-20"
 
 
