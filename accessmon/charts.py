@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .errors import AccessmonError
+
 if TYPE_CHECKING:
     import pandas as pd
     from plotly.graph_objects import Figure
@@ -24,7 +26,7 @@ def figure(
     import plotly.express as px
 
     if kind not in KINDS:
-        raise ValueError(f"chart kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        raise AccessmonError(f"chart kind must be one of {', '.join(KINDS)}, not {kind!r}")
     data = df.copy()
     if y is not None and y in data:
         data[y] = pd.to_numeric(data[y], errors="coerce")

@@ -16,7 +16,7 @@ from accessmon import cache
 from accessmon import store as store_mod
 from accessmon.config import load_config
 from accessmon.demo import write_demo
-from accessmon.engines.base import athena_sql_for_duckdb
+from accessmon.engines.base import athena_sql_for_duckdb, teleport_table
 from accessmon.ingest import ingest
 from accessmon.session import Session
 from accessmon.window import Window
@@ -53,20 +53,6 @@ def demo(store: str, events: int) -> dict:
     return {"seconds": time.perf_counter() - started}
 
 
-def teleport_connection(store: Path) -> duckdb.DuckDBPyConnection:
-    """Teleport's table in DuckDB: the store's files with event_date from the folder."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("CREATE SCHEMA audit_db")
-    files = ", ".join(f"'{f}'" for f in store_mod.files_between(store, None, None))
-    con.execute(
-        "CREATE VIEW audit_db.audit_table AS SELECT CAST(regexp_extract(filename, "
-        "'(\\d{4}-\\d{2}-\\d{2})/[^/]*$', 1) AS DATE) AS event_date, * EXCLUDE (filename) "
-        f"REPLACE (CAST(event_time AS TIMESTAMP) AS event_time) FROM read_parquet([{files}], filename = true)"
-    )
-    return con
-
-
 def report(store: str, runs: int, baseline_runs: int) -> dict:
     store = Path(store)
     tmp = store.parent
@@ -81,7 +67,7 @@ def report(store: str, runs: int, baseline_runs: int) -> dict:
     athena = Session(load_config(flags={"engine": "athena", "user": "bench", "audit_log": tmp / "a.jsonl",
                                         "athena": {"database": "audit_db", "table": "audit_table"}},
                                  environ={}))  # fmt: skip
-    con = teleport_connection(store)
+    con = teleport_table(store)
     baseline_sql = [athena_sql_for_duckdb(athena.prepare(q["query"], start=window.start, end=window.end)[2])
                     for q in REPORT]  # fmt: skip
     out["baseline_median"] = timed(lambda: [con.sql(sql).to_arrow_table() for sql in baseline_sql],

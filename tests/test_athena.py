@@ -10,15 +10,13 @@ import sys
 from pathlib import Path
 
 import boto3
-import duckdb
 import pytest
 import sqlglot
 import yaml
 from sqlglot import exp
 
-from accessmon import store as store_mod
 from accessmon.config import load_config
-from accessmon.engines.base import athena_sql_for_duckdb
+from accessmon.engines.base import athena_sql_for_duckdb, teleport_table
 from accessmon.errors import BudgetExceeded, EngineError
 from accessmon.session import Session
 from accessmon.validate import check_query
@@ -332,16 +330,7 @@ def test_same_rows_as_the_embedded_engine(tmp_path, athena):
     write_demo(store, events=4000, days=5, seed=3, end_date=end)
     local = session_for(store)
     remote = athena()
-    files = ", ".join(f"'{f}'" for f in store_mod.files_between(store, None, None))
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("CREATE SCHEMA audit_db")
-    con.execute(
-        "CREATE VIEW audit_db.audit_table AS SELECT CAST(regexp_extract(filename, "
-        "'(\\d{4}-\\d{2}-\\d{2})/[^/]*$', 1) AS DATE) AS event_date, * EXCLUDE (filename) "
-        "REPLACE (CAST(event_time AS TIMESTAMP) AS event_time) "
-        f"FROM read_parquet([{files}], filename = true)"
-    )
+    con = teleport_table(store)
     nonempty = 0
     for sql in SEED_QUERIES:
         expected = local.run(sql, start="2024-03-16", end=end).table.to_pylist()

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
 
-from ..viewsql import quote_ident
+if TYPE_CHECKING:
+    import duckdb
+
+from ..viewsql import quote_ident, quote_literal
 
 
 def _trino_date_diff_to_duckdb(node: exp.Expression) -> exp.Expression:
@@ -135,3 +140,27 @@ def athena_sql_for_duckdb(sql: str) -> str:
     for transform in (_athena_json_cast_to_duckdb, *_TRANSFORMS["duckdb"]):
         tree = tree.transform(transform)
     return tree.sql(dialect="duckdb")
+
+
+def teleport_table(store: Path, name: str = "audit_db.audit_table") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection holding the store as Teleport's Athena table (event_date from the
+    folder), for running `athena_sql_for_duckdb` output: tests and benchmarks, never analysts."""
+    import duckdb
+
+    from .. import store as store_mod
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    schema = name.rpartition(".")[0]
+    if schema:
+        con.execute(f"CREATE SCHEMA {schema}")
+    files = ", ".join(
+        quote_literal(str(f)) for f in store_mod.files_between(Path(store), None, None)
+    )
+    con.execute(
+        f"CREATE VIEW {name} AS SELECT CAST(regexp_extract(filename, "
+        "'(\\d{4}-\\d{2}-\\d{2})/[^/]*$', 1) AS DATE) AS event_date, * EXCLUDE (filename) "
+        "REPLACE (CAST(event_time AS TIMESTAMP) AS event_time) "
+        f"FROM read_parquet([{files}], filename = true)"
+    )
+    return con
