@@ -57,6 +57,32 @@ def _signature(source: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
+def source_signatures(store: Path) -> dict[str, list[int]]:
+    """`<day>/<file>` -> [size, mtime] of every file in the store: one pass over the folders,
+    made before every query, so no answer ever depends on a stale batch."""
+    out: dict[str, list[int]] = {}
+    for day in store_mod.partitions(store):
+        for entry in os.scandir(store / day.isoformat()):
+            if entry.name.endswith(".parquet") and not entry.name.startswith("."):
+                try:
+                    st = entry.stat()
+                except OSError:
+                    continue
+                out[f"{day.isoformat()}/{entry.name}"] = [st.st_size, st.st_mtime_ns]
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _manifest(folder: str, mtime_ns: int) -> dict | None:
+    """A batch's manifest; batches are renamed into place whole and never change."""
+    try:
+        doc = json.loads(Path(folder, _MANIFEST).read_text())
+        return {"version": doc.get("version", ""), "sources": doc["sources"],
+                "views": doc["views"], "days": doc["days"]}  # fmt: skip
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 @dataclass
 class Batch:
     folder: Path
@@ -64,33 +90,33 @@ class Batch:
     views: dict[str, int]
     days: list[str]
 
-    def fresh(self, store: Path, version: str, doc_version: str) -> bool:
-        if doc_version != version:
-            return False
-        for key, signature in self.sources.items():
-            try:
-                if _signature(store / key) != signature:
-                    return False
-            except OSError:
-                return False
-        return True
 
-
-def batches(store: Path) -> Iterator[tuple[Batch, bool]]:
-    """Every batch with whether it is fresh."""
+def batches(
+    store: Path, signatures: dict[str, list[int]] | None = None
+) -> Iterator[tuple[Batch, bool]]:
+    """Every batch with whether it is fresh: the cache's SQL unchanged, and every source
+    file still there with the size and modification time it had when cached."""
     root = Path(store) / CACHE_DIR
     if not root.is_dir():
         return
+    if signatures is None:
+        signatures = source_signatures(Path(store))
     version = cache_version()
-    for folder in sorted(root.iterdir()):
-        if folder.name.startswith(".") or not folder.is_dir():
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        if entry.name.startswith(".") or not entry.is_dir():
             continue
         try:
-            doc = json.loads((folder / _MANIFEST).read_text())
-            batch = Batch(folder, doc["sources"], doc["views"], doc["days"])
-        except (OSError, ValueError, KeyError):
+            mtime = os.stat(os.path.join(entry.path, _MANIFEST)).st_mtime_ns
+        except OSError:
             continue
-        yield batch, batch.fresh(Path(store), version, doc.get("version", ""))
+        doc = _manifest(entry.path, mtime)
+        if doc is None:
+            continue
+        batch = Batch(Path(entry.path), doc["sources"], doc["views"], doc["days"])
+        fresh = doc["version"] == version and all(
+            signatures.get(key) == sig for key, sig in batch.sources.items()
+        )
+        yield batch, fresh
 
 
 @dataclass
@@ -105,16 +131,17 @@ def plan(store: Path, start: dt.date, end: dt.date, views: Iterable[str]) -> Pla
     out = Plan({name: [] for name in views})
     covered: set[str] = set()
     lo, hi = start.isoformat(), end.isoformat()
-    for batch, fresh in batches(store):
+    signatures = source_signatures(store)
+    for batch, fresh in batches(store, signatures):
         if not fresh or not any(lo <= d <= hi for d in batch.days):
             continue
         covered.update(batch.sources)
         for name in out.cached:
             if batch.views.get(name):
                 out.cached[name].append(batch.folder / f"{name}.parquet")
-    for source in store_mod.files_between(store, start, end):
-        if _key(store, source) not in covered:
-            out.stale.append(source)
+    out.stale = [
+        store / key for key in sorted(signatures) if lo <= key[:10] <= hi and key not in covered
+    ]
     return out
 
 

@@ -444,6 +444,7 @@ def test_configuration_is_locked(make_store):
 
 def test_connection_cannot_read_files(make_store, tmp_path):
     session = make_store(EVENTS)
+    session.query("SELECT * FROM exec", start="2024-01-01", end="2024-12-31")  # files allowed
     con = session.engine.connection()
     for sql in (
         "SELECT * FROM read_csv('/etc/passwd')",
@@ -480,22 +481,24 @@ def test_engine_refuses_files_even_past_validation(make_store, tmp_path):
         " TIMESTAMPTZ '2024-03-20 11:00:00+00' AS event_time,"
         ' \'{"event":"exec","user":"mallory"}\' AS event_data, \'mallory\' AS user)'
         " TO '{store}/2024-03-20/evil.parquet' (FORMAT parquet)",
+        # the files a query read are on the connection's allowed list: overwrite one in place
+        "COPY (SELECT 42 AS x) TO '{file}' (FORMAT parquet, USE_TMP_FILE false)",
         "ATTACH '{store}/evil.db' AS evil",
+        "ATTACH '{file}' AS evil",
     ],
-    ids=["copy_csv", "copy_into_partition", "attach"],
+    ids=["copy_csv", "copy_into_partition", "overwrite_read_file", "attach", "attach_read_file"],
 )
 def test_sandbox_cannot_write_into_the_store(make_store, tmp_path, sql):
-    """allowed_directories lets DuckDB read the store; it must not let it write there
-    (forged events in a partition folder would be read as audit events)."""
+    """The connection may read the store's files; it must not write there (forged events in
+    a partition folder would be read as audit events), even past validation."""
     session = make_store(EVENTS)
     store = Path(session.config.store)
+    assert len(session.query("SELECT * FROM exec", start="2024-01-01", end="2024-12-31"))
+    files = sorted(p for p in store.rglob("*.parquet") if "_cache" not in p.parts)
+    sql = sql.replace("{store}", str(store)).replace("{file}", str(files[0]))
     before = snapshot(store)
-    con = session.engine.connection()
-    try:
-        with pytest.raises(duckdb.Error):
-            con.execute(sql.replace("{store}", str(store)))
-    finally:
-        con.close()
+    with pytest.raises(QueryError, match="not allowed: the engine runs one SELECT"):
+        session.engine.execute(sql, check_query("SELECT 1"))
     assert snapshot(store) == before
 
 

@@ -576,6 +576,27 @@ def test_date_diff_counts_whole_days_like_trino(session):
     assert one(session, sql) == {"n": 1, "h": 36, "days": 2}
 
 
+def test_instants_compared_without_a_time_zone_keep_their_offsets(session):
+    """The difference or comparison of two from_iso8601_timestamp values skips DuckDB's
+    zone-aware parser for strings ending in Z; offsets and zone-less strings still count."""
+    ts = "from_iso8601_timestamp('{}')"
+    cases = [
+        ("2024-03-21T12:00:00+02:00", "2024-03-20T10:00:00Z", (1, 0)),
+        ("2024-03-20T20:00:00-05:00", "2024-03-21T01:00:00Z", (0, 0)),
+        ("2024-03-21 10:00:00", "2024-03-21T09:00:00Z", (0, 3600 * 10**9)),
+        ("2024-03-21T10:00:00.123456789Z", "2024-03-20T10:00:00.1239Z", (1, 0)),
+    ]
+    for a, b, (days, nanoseconds) in cases:
+        sql = (
+            f"SELECT {ts.format(a)} - {ts.format(b)} AS d, {ts.format(a)} = {ts.format(b)} AS same,"
+            f" {ts.format(a)} > {ts.format(b)} AS later"
+        )
+        assert "ENDS_WITH" in session.prepare(sql, start=START, end=END)[2]
+        got = one(session, sql)
+        assert (got["d"].days, got["d"].nanoseconds) == (days, nanoseconds), (a, b)
+        assert (got["same"], got["later"]) == (days == nanoseconds == 0, days + nanoseconds > 0)
+
+
 def test_date_trunc_on_timestamps(session):
     sql = (
         "SELECT date_trunc('day', event_time) AS d, date_trunc('hour', event_time) AS h"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 import re
 import shutil
 import tempfile
 import threading
 import time
+import uuid
+import weakref
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -32,7 +35,7 @@ class DuckDBEngine:
         self.user = user
         self.store = Path(config.store).resolve()
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._registered: set[str] = set()
+        self._allowed: set[str] = set()
         self._tmp: str | None = None
 
     # -- SQL ------------------------------------------------------------------------------
@@ -46,15 +49,15 @@ class DuckDBEngine:
         else:
             files = store_mod.files_between(self.store, window.start, window.end)
             plan = cache.Plan({name: [] for name in query.views}, files)
-        source = self._register_events(plan.stale)
+        self._allow([*plan.stale, *(f for files in plan.cached.values() for f in files)])
+        source = events_relation(plan.stale)
         view_sql = {}
         for name in query.views:
             parts = []
             if plan.cached[name]:
-                cached = self._register_cache(plan.cached[name])
                 parts.append(
-                    f"SELECT * FROM {cached} WHERE event_date BETWEEN "
-                    f"DATE {quote_literal(window.start.isoformat())} "
+                    f"SELECT * FROM read_parquet({path_list(plan.cached[name])}) WHERE event_date "
+                    f"BETWEEN DATE {quote_literal(window.start.isoformat())} "
                     f"AND DATE {quote_literal(window.end.isoformat())}"
                 )
             if plan.stale or not parts:
@@ -62,40 +65,20 @@ class DuckDBEngine:
             view_sql[name] = " UNION ALL BY NAME ".join(parts)
         return with_views(query.tree, view_sql, "duckdb")
 
-    def _register(self, prefix: str, files: list[Path], make) -> str:
-        """Hand files to DuckDB as an Arrow dataset, under a name derived from the list.
+    def _allow(self, files: list[Path]) -> None:
+        """Let the connection read exactly these files, and no others.
 
-        DuckDB itself never opens a file: its connection has no file access at all, so no
-        query can read, or write, anything in or outside the store.
+        DuckDB's file access is off; `allowed_paths` names the store and cache files a query
+        reads. The list is fixed before the configuration is locked, so a query that needs a
+        file not on it (new since the connection opened) gets a new connection.
         """
-        digest = hashlib.sha256("\0".join(map(str, files)).encode()).hexdigest()[:12]
-        name = f"{prefix}_{digest}"
-        if name not in self._registered:
-            self.connection().register(name, make([str(f) for f in files]))
-            self._registered.add(name)
-        return name
-
-    def _register_events(self, files: list[Path]) -> str:
-        import pyarrow.dataset as ds
-
-        if not files:
-            return duckdb_empty_events()
-        return self._register(
-            "events",
-            files,
-            lambda paths: ds.dataset(
-                paths,
-                schema=store_mod.DATASET_SCHEMA,
-                format="parquet",
-                partitioning=ds.DirectoryPartitioning(store_mod.PARTITION_SCHEMA),
-                partition_base_dir=str(self.store),
-            ),
-        )
-
-    def _register_cache(self, files: list[Path]) -> str:
-        import pyarrow.dataset as ds
-
-        return self._register("cached", files, lambda paths: ds.dataset(paths, format="parquet"))
+        needed = {str(f) for f in files}
+        if needed <= self._allowed:
+            return
+        self._allowed |= needed
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     # -- execution ------------------------------------------------------------------------
 
@@ -107,15 +90,22 @@ class DuckDBEngine:
                     f"no audit store at {self.store}: run `accessmon demo` or `accessmon ingest`"
                 )
             limits = self.config.duckdb
-            self._tmp = tempfile.mkdtemp(prefix="accessmon-duckdb-")
+            if self._tmp is None:
+                # DuckDB makes the folder only if a query spills; it goes with the engine.
+                self._tmp = os.path.join(
+                    tempfile.gettempdir(), f"accessmon-duckdb-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                )
+                self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, True)
             con = duckdb.connect(":memory:")
             for setting in (
                 "SET TimeZone = 'UTC'",
                 f"SET memory_limit = {quote_literal(limits.memory_limit)}",
                 f"SET threads = {int(limits.threads)}",
                 f"SET temp_directory = {quote_literal(self._tmp)}",
+                "SET parquet_metadata_cache = true",
                 "SET autoinstall_known_extensions = false",
                 "SET autoload_known_extensions = false",
+                f"SET allowed_paths = {path_list(sorted(self._allowed))}",
                 "SET enable_external_access = false",
                 "SET lock_configuration = true",
             ):
@@ -129,6 +119,7 @@ class DuckDBEngine:
         started = time.perf_counter()
         timer.start()
         try:
+            only_select(con, sql)
             table = arrow_table(con.sql(sql))
         except KeyboardInterrupt:
             con.interrupt()
@@ -165,10 +156,32 @@ class DuckDBEngine:
         if self._con is not None:
             self._con.close()
             self._con = None
-            self._registered.clear()
         if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._cleanup()
             self._tmp = None
+
+
+def path_list(files: Iterable[Path | str]) -> str:
+    return "[" + ", ".join(quote_literal(str(f)) for f in files) + "]"
+
+
+def events_relation(files: list[Path]) -> str:
+    """Store files as Teleport's table, `event_date` from the folder name as on S3."""
+    if not files:
+        return duckdb_empty_events()
+    return (
+        "(SELECT CAST(right(parse_dirpath(filename), 10) AS DATE) AS event_date, event_type, "
+        f"event_time, event_data FROM read_parquet({path_list(files)}, filename = true))"
+    )
+
+
+def only_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """DuckDB's own parser must see one SELECT: the connection may read the store's files,
+    and it is statements other than SELECT (COPY, ATTACH) that could write to them."""
+    statements = con.extract_statements(sql)
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        kinds = ", ".join(st.type.name for st in statements) or "nothing"
+        raise QueryError(f"not allowed: the engine runs one SELECT, this is {kinds}")
 
 
 def arrow_table(relation: duckdb.DuckDBPyRelation):
