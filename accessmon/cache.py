@@ -93,9 +93,10 @@ class Batch:
 
 def batches(
     store: Path, signatures: dict[str, list[int]] | None = None
-) -> Iterator[tuple[Batch, bool]]:
-    """Every batch with whether it is fresh: the cache's SQL unchanged, and every source
-    file still there with the size and modification time it had when cached."""
+) -> Iterator[tuple[Batch, set[str]]]:
+    """Every batch with the days it still answers for: those whose source files are all there
+    with the size and modification time they had when cached (none if the cache's SQL has
+    changed since). A file replaced by `aws s3 sync` invalidates its own day, not its batch."""
     root = Path(store) / CACHE_DIR
     if not root.is_dir():
         return
@@ -113,10 +114,11 @@ def batches(
         if doc is None:
             continue
         batch = Batch(Path(entry.path), doc["sources"], doc["views"], doc["days"])
-        fresh = doc["version"] == version and all(
-            signatures.get(key) == sig for key, sig in batch.sources.items()
-        )
-        yield batch, fresh
+        if doc["version"] != version:
+            yield batch, set()
+            continue
+        changed = {key[:10] for key, sig in batch.sources.items() if signatures.get(key) != sig}
+        yield batch, set(batch.days) - changed
 
 
 @dataclass
@@ -124,21 +126,29 @@ class Plan:
     """Where each view's rows for a window come from."""
 
     cached: dict[str, list[Path]] = field(default_factory=dict)  # view -> cache files
+    # view -> cache files of batches that answer for some of their days only
+    partial: dict[str, list[tuple[Path, list[str]]]] = field(default_factory=dict)
     stale: list[Path] = field(default_factory=list)  # source files to parse from JSON
 
 
 def plan(store: Path, start: dt.date, end: dt.date, views: Iterable[str]) -> Plan:
-    out = Plan({name: [] for name in views})
+    out = Plan({name: [] for name in views}, {name: [] for name in views})
     covered: set[str] = set()
     lo, hi = start.isoformat(), end.isoformat()
     signatures = source_signatures(store)
-    for batch, fresh in batches(store, signatures):
-        if not fresh or not any(lo <= d <= hi for d in batch.days):
+    for batch, valid in batches(store, signatures):
+        days = sorted(d for d in valid if lo <= d <= hi)
+        if not days:
             continue
-        covered.update(batch.sources)
+        covered.update(key for key in batch.sources if key[:10] in valid)
+        whole = len(days) == sum(1 for d in batch.days if lo <= d <= hi)
         for name in out.cached:
             if batch.views.get(name):
-                out.cached[name].append(batch.folder / f"{name}.parquet")
+                path = batch.folder / f"{name}.parquet"
+                if whole:
+                    out.cached[name].append(path)
+                else:
+                    out.partial[name].append((path, days))
     out.stale = [
         store / key for key in sorted(signatures) if lo <= key[:10] <= hi and key not in covered
     ]
@@ -230,10 +240,10 @@ def build(store: Path) -> tuple[int, int]:
     busy = lambda: AccessmonError(f"another cache build holds {root / '.lock'}")  # noqa: E731
     with exclusive(root / ".lock", 3600, busy):
         covered: set[str] = set()
-        for batch, fresh in list(batches(store)):
-            if fresh:
+        for batch, valid in list(batches(store)):
+            if valid == set(batch.days):
                 covered.update(batch.sources)
-            else:
+            else:  # its files are cached again, with the changed ones
                 shutil.rmtree(batch.folder, ignore_errors=True)
         builder = Builder(store)
         files = events = size = 0
@@ -261,11 +271,9 @@ def status(store: Path) -> dict[str, int]:
     """Source files in fresh batches, and those read from JSON: `accessmon cache status`."""
     covered: set[str] = set()
     stale_batches = 0
-    for batch, fresh in batches(store):
-        if fresh:
-            covered.update(batch.sources)
-        else:
-            stale_batches += 1
+    for batch, valid in batches(store):
+        covered.update(key for key in batch.sources if key[:10] in valid)
+        stale_batches += valid != set(batch.days)
     files = [
         _key(store, s)
         for d in store_mod.partitions(store)

@@ -48,17 +48,27 @@ class DuckDBEngine:
             plan = cache.plan(self.store, window.start, window.end, query.views)
         else:
             files = store_mod.files_between(self.store, window.start, window.end)
-            plan = cache.Plan({name: [] for name in query.views}, files)
-        self._allow([*plan.stale, *(f for files in plan.cached.values() for f in files)])
+            plan = cache.Plan({name: [] for name in query.views}, {}, files)
+        cached = [f for files in plan.cached.values() for f in files]
+        cached += [f for parts in plan.partial.values() for f, _ in parts]
+        self._allow([*plan.stale, *cached])
         source = events_relation(plan.stale)
+        between = (
+            f"BETWEEN DATE {quote_literal(window.start.isoformat())} "
+            f"AND DATE {quote_literal(window.end.isoformat())}"
+        )
         view_sql = {}
         for name in query.views:
             parts = []
             if plan.cached[name]:
                 parts.append(
-                    f"SELECT * FROM read_parquet({path_list(plan.cached[name])}) WHERE event_date "
-                    f"BETWEEN DATE {quote_literal(window.start.isoformat())} "
-                    f"AND DATE {quote_literal(window.end.isoformat())}"
+                    f"SELECT * FROM read_parquet({path_list(plan.cached[name])}) "
+                    f"WHERE event_date {between}"
+                )
+            for path, days in plan.partial.get(name, []):
+                dates = ", ".join(f"DATE {quote_literal(d)}" for d in days)
+                parts.append(
+                    f"SELECT * FROM read_parquet({path_list([path])}) WHERE event_date IN ({dates})"
                 )
             if plan.stale or not parts:
                 parts.append(duckdb_view(views[name], source, window))
