@@ -15,6 +15,10 @@ class StoreError(AccessmonError):
     """The audit store is missing, unreadable or could not be written."""
 
 
+class StoreChanged(StoreError):
+    """A file a query was planned over went away (a cache rebuild, a sync) before it was read."""
+
+
 class IngestError(AccessmonError):
     """Nothing at all could be read from the given inputs."""
 

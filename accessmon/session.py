@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import audit, rbac, saved
 from .config import Config, load_config
-from .errors import AccessmonError, BudgetExceeded
+from .errors import AccessmonError, BudgetExceeded, StoreChanged
 from .result import QueryResult
 from .validate import CheckedQuery, check_query
 from .views import View, all_views
@@ -127,7 +127,10 @@ class Session:
         """Validate, render and run, without the role check or audit line that callers add."""
         self.check_budget()
         checked = check_query(sql)
-        return self.engine.execute(self.engine.render(checked, window), checked)
+        try:
+            return self.engine.execute(self.engine.render(checked, window), checked)
+        except StoreChanged:  # planned again over the files there now
+            return self.engine.execute(self.engine.render(checked, window), checked)
 
     def audit(self, kind: tuple[str, str], *, success: bool, **fields: Any) -> None:
         audit.append(

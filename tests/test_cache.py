@@ -158,3 +158,28 @@ def test_new_files_are_parsed_until_cached(tmp_path):
     session = _session(store, True)
     assert session.query("SELECT count(*) AS n FROM session_start", **WINDOW)["n"][0] == 2
     assert cache.status(store)["not_cached"] == 1
+
+
+def test_a_cache_rebuilt_between_plan_and_run_is_planned_again(tmp_path):
+    """Another process rebuilds the cache after a query was planned: the batch files it was
+    planned over are gone, and the query is planned again rather than failing."""
+    store = tmp_path / "store"
+    ingest(
+        [write_jsonl(tmp_path / "a.jsonl", [_event("a", 19, "root"), _event("b", 20, "x")])], store
+    )
+    session = _session(store, True)
+    render = session.engine.render
+    rebuilt = []
+
+    def render_then_rebuild(query, window):
+        sql = render(query, window)
+        if not rebuilt:
+            cache.clear(store)
+            rebuilt.append(cache.build(store))
+        return sql
+
+    session.engine.render = render_then_rebuild
+    assert session.query("SELECT login FROM session_start ORDER BY login", **WINDOW)[
+        "login"
+    ].tolist() == ["root", "x"]
+    assert rebuilt == [(2, 2)]

@@ -18,7 +18,7 @@ import duckdb
 from .. import cache
 from .. import store as store_mod
 from ..config import Config
-from ..errors import EngineError, QueryError, StoreError
+from ..errors import EngineError, QueryError, StoreChanged, StoreError
 from ..result import QueryResult, QueryStats
 from ..validate import CheckedQuery
 from ..views import all_views, did_you_mean
@@ -140,6 +140,9 @@ class DuckDBEngine:
                 "(duckdb.timeout_seconds)"
             ) from None
         except duckdb.Error as e:
+            if gone := {f for f in self._allowed if not os.path.exists(f)}:
+                self._allowed -= gone
+                raise StoreChanged(f"{len(gone)} file(s) went away while the query ran") from None
             raise translate_error(e, query) from None
         finally:
             timer.cancel()
