@@ -152,6 +152,16 @@ class View:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    @property
+    def instant_columns(self) -> tuple[str, ...]:
+        """Varchar columns holding RFC 3339 times (`time`, `expires`, `token_expires`...),
+        which the cache also keeps parsed, for the report's lifetime checks."""
+        return tuple(
+            c.name
+            for c in self.columns
+            if c.type == "varchar" and (c.name == "time" or c.name.endswith("expires"))
+        )
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:

@@ -544,6 +544,46 @@ def test_long_lived_certificates_compare_at_millisecond_precision(tmp_path):
         assert rows(s, R_LONG_TOKENS) == []
 
 
+def test_lifetimes_read_the_caches_parsed_times_with_the_same_answers(tmp_path):
+    """The report's lifetime checks read the cache's parsed copies of `time` and `expires`;
+    offsets, missing zones and nanoseconds give Trino's answers, cached or parsed."""
+    events = [
+        _cert(
+            "o-1", "2024-03-20T10:00:00.000Z", "offset", "10.0.0.1", "2024-03-21T12:00:00.001+02:00"
+        ),
+        _cert("o-2", "2024-03-20T10:00:00.000Z", "no-zone", "10.0.0.2", "2024-03-21 10:00:00.001"),
+        _cert(
+            "o-3", "2024-03-20T10:00:00.000Z", "nanos", "10.0.0.3", "2024-03-21T10:00:00.000999Z"
+        ),
+        _cert(
+            "o-4", "2024-03-20T10:00:00.000Z", "late", "10.0.0.4", "2024-03-21T09:00:00.001-01:00"
+        ),
+        _cert(
+            "o-5", "2024-03-20T10:00:00.000Z", "east", "10.0.0.5", "2024-03-21T11:00:00.000+02:00"
+        ),
+    ]
+    store = build_store(tmp_path, events)
+    for use_cache in (True, False):
+        with session_for(store, duckdb={"cache": use_cache}) as s:
+            sql = s.prepare(R_LONG_CERTS, start=START, end=END)[2]
+            assert ("COALESCE(__instant__identity_expires" in sql) is use_cache
+            assert rows(s, R_LONG_CERTS) == [(d(20), 1, "late"), (d(20), 1, "no-zone"),
+                                             (d(20), 1, "offset")], use_cache  # fmt: skip
+            columns = s.run("SELECT * FROM cert_create", start=START, end=END).table.column_names
+            assert not [c for c in columns if c.startswith("__")]
+
+
+def test_a_time_that_is_no_time_fails_the_lifetime_check_as_on_athena(tmp_path):
+    """Athena fails the query on a malformed time; the cache's parsed copy is NULL there, and
+    the query parses the text itself, so it fails too rather than dropping the row."""
+    events = [_cert("x-1", "2024-03-20T10:00:00.000Z", "eve", "10.0.0.9", "next tuesday")]
+    with session_for(build_store(tmp_path, events)) as s:
+        with pytest.raises(QueryError, match="next tuesday"):
+            s.run(R_LONG_CERTS, start=START, end=END)
+        with pytest.raises(QueryError, match="unknown column __instant__time"):
+            s.run("SELECT __instant__time FROM cert_create", start=START, end=END)
+
+
 # -- Trino semantics the analysts rely on ----------------------------------------------------
 
 

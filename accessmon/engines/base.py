@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +13,8 @@ from sqlglot import exp
 if TYPE_CHECKING:
     import duckdb
 
-from ..viewsql import quote_ident, quote_literal
+from ..views import all_views
+from ..viewsql import INSTANT_PREFIX, duckdb_utc_instant, quote_ident, quote_literal
 
 
 def _trino_date_diff_to_duckdb(node: exp.Expression) -> exp.Expression:
@@ -53,14 +54,12 @@ _BETWEEN_INSTANTS = (exp.Sub, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
 
 
 def _utc_instant(text: exp.Expression) -> exp.Expression:
-    """The instant an ISO-8601 string names, as a UTC TIMESTAMP truncated to the millisecond.
-    Strings ending in `Z` take DuckDB's plain timestamp parser, several times faster than
-    the time-zone-aware one, which still reads strings with an offset."""
-    x = text.sql(dialect="duckdb")
-    return sqlglot.parse_one(
-        f"CASE WHEN ends_with({x}, 'Z') THEN date_trunc('millisecond', CAST({x} AS TIMESTAMP)) "
-        f"ELSE date_trunc('millisecond', CAST(CAST({x} AS TIMESTAMPTZ) AS TIMESTAMP)) END",
-        read="duckdb",
+    return sqlglot.parse_one(duckdb_utc_instant(text.sql(dialect="duckdb")), read="duckdb")
+
+
+def _is_instant_pair(node: exp.Expression) -> bool:
+    return isinstance(node, _BETWEEN_INSTANTS) and all(
+        isinstance(side, exp.FromISO8601Timestamp) for side in (node.this, node.expression)
     )
 
 
@@ -68,13 +67,56 @@ def _trino_instant_pairs_to_duckdb(node: exp.Expression) -> exp.Expression:
     """`from_iso8601_timestamp(a) - from_iso8601_timestamp(b)` (or a comparison, or a
     date_diff) does not depend on a time zone, so both sides can be read as UTC instants:
     the report's certificate and token lifetimes, without the slow zone-aware parse."""
-    if isinstance(node, _BETWEEN_INSTANTS) and all(
-        isinstance(side, exp.FromISO8601Timestamp) for side in (node.this, node.expression)
-    ):
+    if _is_instant_pair(node):
         node = node.copy()
         node.set("this", _utc_instant(node.this.this))
         node.set("expression", _utc_instant(node.expression.this))
     return node
+
+
+def _has_star_projection(tree: exp.Query) -> bool:
+    return any(
+        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+        for select in tree.find_all(exp.Select)
+        for e in select.expressions
+    )
+
+
+def use_parsed_instants(tree: exp.Query, views: Collection[str]) -> dict[str, set[str]]:
+    """Point instant pairs over a view's time columns (the report's lifetime checks) at the
+    cache's parsed copies; returns, per view, the columns the query now reads that way.
+
+    Only where the pair sits in a SELECT that reads one view directly (no join, no CTE of
+    that name) and no `*` could show the extra columns. A text that is no time has no
+    parsed copy, and is parsed in the query, failing it as before.
+    """
+    if _has_star_projection(tree):
+        return {}
+    own = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    used: dict[str, set[str]] = {}
+    for pair in [n for n in tree.find_all(*_BETWEEN_INSTANTS) if _is_instant_pair(n)]:
+        select = pair.find_ancestor(exp.Select)
+        if select is None or select.args.get("joins") or not select.args.get("from_"):
+            continue
+        source = select.args["from_"].this
+        if not isinstance(source, exp.Table):
+            continue
+        view = source.name.lower()
+        if view not in views or view in own:
+            continue
+        sides = [pair.this.this, pair.expression.this]
+        if not all(
+            isinstance(c, exp.Column)
+            and c.table in ("", source.alias_or_name)
+            and c.name in all_views()[view].instant_columns
+            for c in sides
+        ):
+            continue
+        for side, column in zip((pair.this, pair.expression), sides, strict=True):
+            parsed = exp.column(INSTANT_PREFIX + column.name, table=column.table or None)
+            side.replace(exp.Coalesce(this=parsed, expressions=[_utc_instant(column)]))
+            used.setdefault(view, set()).add(column.name)
+    return used
 
 
 def _is_date(node: exp.Expression | None) -> bool:

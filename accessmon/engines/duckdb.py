@@ -22,9 +22,9 @@ from ..errors import EngineError, QueryError, StoreChanged, StoreError
 from ..result import QueryResult, QueryStats
 from ..validate import CheckedQuery
 from ..views import all_views, did_you_mean
-from ..viewsql import duckdb_empty_events, duckdb_view, quote_literal
+from ..viewsql import INSTANT_PREFIX, duckdb_empty_events, duckdb_view, quote_ident, quote_literal
 from ..window import Window
-from .base import with_views
+from .base import use_parsed_instants, with_views
 
 
 class DuckDBEngine:
@@ -44,6 +44,8 @@ class DuckDBEngine:
         """Each view reads the columnar cache where it is fresh and parses the JSON of the
         other files; with the cache off, everything is parsed (Teleport's method)."""
         views = all_views()
+        tree = query.tree.copy()
+        parsed = use_parsed_instants(tree, query.views) if self.config.duckdb.cache else {}
         if self.config.duckdb.cache:
             plan = cache.plan(self.store, window.start, window.end, query.views)
         else:
@@ -72,8 +74,16 @@ class DuckDBEngine:
                 )
             if plan.stale or not parts:
                 parts.append(duckdb_view(views[name], source, window))
-            view_sql[name] = " UNION ALL BY NAME ".join(parts)
-        return with_views(query.tree, view_sql, "duckdb")
+            body = " UNION ALL BY NAME ".join(parts)
+            hidden = [
+                INSTANT_PREFIX + c
+                for c in views[name].instant_columns
+                if c not in parsed.get(name, ())
+            ]
+            if hidden:
+                body = f"SELECT * EXCLUDE ({', '.join(map(quote_ident, hidden))}) FROM ({body})"
+            view_sql[name] = body
+        return with_views(tree, view_sql, "duckdb")
 
     def _allow(self, files: list[Path]) -> None:
         """Let the connection read exactly these files, and no others.
