@@ -96,14 +96,16 @@ def batches(
 ) -> Iterator[tuple[Batch, set[str]]]:
     """Every batch with the days it still answers for: those whose source files are all there
     with the size and modification time they had when cached (none if the cache's SQL has
-    changed since). A file replaced by `aws s3 sync` invalidates its own day, not its batch."""
+    changed since, or a newer batch holds its files). A file replaced by `aws s3 sync`
+    invalidates its own day, not its batch."""
     root = Path(store) / CACHE_DIR
     if not root.is_dir():
         return
     if signatures is None:
         signatures = source_signatures(Path(store))
     version = cache_version()
-    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+    claimed: set[str] = set()  # sources of newer batches: a merged batch supersedes its parts
+    for entry in sorted(os.scandir(root), key=lambda e: e.name, reverse=True):
         if entry.name.startswith(".") or not entry.is_dir():
             continue
         try:
@@ -114,9 +116,10 @@ def batches(
         if doc is None:
             continue
         batch = Batch(Path(entry.path), doc["sources"], doc["views"], doc["days"])
-        if doc["version"] != version:
+        if doc["version"] != version or not claimed.isdisjoint(batch.sources):
             yield batch, set()
             continue
+        claimed.update(batch.sources)
         changed = {key[:10] for key, sig in batch.sources.items() if signatures.get(key) != sig}
         yield batch, set(batch.days) - changed
 
@@ -189,7 +192,7 @@ def _write_batch(
         rows[view.name] = result.num_rows
     doc = {"version": cache_version(), "sources": sources, "views": rows, "days": days}
     (tmp / _MANIFEST).write_text(json.dumps(doc))
-    os.replace(tmp, root / f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
+    os.replace(tmp, root / _batch_name())
     con.unregister("batch")
     return sum(t.num_rows for _, t in parts)
 
@@ -264,7 +267,69 @@ def build(store: Path) -> tuple[int, int]:
                         size = 0
         finally:
             builder.finish()
+        _compact(store)
     return files, events
+
+
+def compact(store: Path, wait_seconds: float = 3600) -> int:
+    """Merge small batches (an hourly ingest makes one each run) into batches of up to
+    BATCH_EVENTS, so queries open a few files per view rather than thousands; returns the
+    number of batches merged. The merged batch is renamed in before its parts go, and
+    supersedes them (see `batches`), so readers never see a row twice or miss one."""
+    store = Path(store)
+    root = store / CACHE_DIR
+    if not root.is_dir():
+        return 0
+    busy = lambda: AccessmonError(f"another cache build holds {root / '.lock'}")  # noqa: E731
+    with exclusive(root / ".lock", wait_seconds, busy):
+        return _compact(store)
+
+
+def _compact(store: Path) -> int:
+    small = sorted(
+        (b for b, valid in batches(store) if valid == set(b.days) and _size(b) < SMALL_BATCH),
+        key=lambda b: b.folder.name,
+    )
+    groups: list[list[Batch]] = [[]]
+    for batch in small:
+        if groups[-1] and sum(map(_size, groups[-1])) + _size(batch) > BATCH_EVENTS:
+            groups.append([])
+        groups[-1].append(batch)
+    merged = 0
+    for group in (g for g in groups if len(g) > 1):
+        _merge(store / CACHE_DIR, group)
+        merged += len(group)
+    return merged
+
+
+#: Batches holding fewer view rows than this are merged by `compact`.
+SMALL_BATCH = BATCH_EVENTS // 4
+
+
+def _size(batch: Batch) -> int:
+    return sum(batch.views.values())
+
+
+def _merge(root: Path, group: list[Batch]) -> None:
+    tmp = root / f".{uuid.uuid4().hex}.tmp"
+    tmp.mkdir()
+    views: dict[str, int] = {}
+    for name in sorted({v for b in group for v, n in b.views.items() if n}):
+        parts = [pq.read_table(b.folder / f"{name}.parquet") for b in group if b.views.get(name)]
+        table = pa.concat_tables(parts).sort_by("event_date")
+        pq.write_table(table, tmp / f"{name}.parquet", compression="snappy", row_group_size=256_000)
+        views[name] = table.num_rows
+    doc = {"version": cache_version(), "sources": {k: v for b in group for k, v in b.sources.items()},
+           "views": views, "days": sorted({d for b in group for d in b.days})}  # fmt: skip
+    (tmp / _MANIFEST).write_text(json.dumps(doc))
+    os.replace(tmp, root / _batch_name())
+    for batch in group:
+        shutil.rmtree(batch.folder, ignore_errors=True)
+
+
+def _batch_name() -> str:
+    """Batch folders sort by creation: the newest of two batches holding a file wins."""
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
 
 
 def status(store: Path) -> dict[str, int]:

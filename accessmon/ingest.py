@@ -10,6 +10,7 @@ truncated .gz, say) is read on, from where it stopped, line by line in Python.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import hashlib
@@ -28,7 +29,7 @@ import pyarrow.csv as pacsv
 
 from . import cache
 from . import store as store_mod
-from .errors import IngestError
+from .errors import AccessmonError, IngestError
 
 #: Files taken from directories; a file named on the command line is always read.
 LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
@@ -380,6 +381,9 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
         summary.cached_files = builder.finish()
         if progress:
             progress.stop()
+    # hourly runs each leave a small batch; a `cache build` running now compacts them itself
+    with contextlib.suppress(AccessmonError):
+        cache.compact(store, wait_seconds=0)
     summary.rejected = len(rejects)
     if rejects:
         summary.rejected_file = _write_rejects(store, rejects)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import string
 
 import pyarrow.parquet as pq
@@ -183,3 +184,30 @@ def test_a_cache_rebuilt_between_plan_and_run_is_planned_again(tmp_path):
         "login"
     ].tolist() == ["root", "x"]
     assert rebuilt == [(2, 2)]
+
+
+def test_small_batches_of_hourly_ingests_are_merged(tmp_path):
+    """Each ingest leaves a batch; small ones are merged into one, which supersedes them,
+    and the answers stay the same (a leftover part, as after a crash, is never read twice)."""
+    store = tmp_path / "store"
+    for i in range(5):
+        day = 18 + i % 3
+        ingest([write_jsonl(tmp_path / f"{i}.jsonl", [_event(f"h{i}", day, f"l{i}")])], store)
+    root = store / cache.CACHE_DIR
+    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(folders) == 1  # merged after each run: one batch holding all five files
+    assert cache.status(store) == {"files": 5, "cached": 5, "not_cached": 0, "stale_batches": 0}
+    sql = "SELECT login FROM session_start ORDER BY login"
+    expected = [f"l{i}" for i in range(5)]
+    assert _session(store, True).query(sql, **WINDOW)["login"].tolist() == expected
+
+    # a part left behind beside its merged batch (killed between rename and delete)
+    (merged,) = folders
+    part = root / "19700101T000000000000-leftover"
+    shutil.copytree(merged, part)
+    session = _session(store, True)
+    assert session.prepare(sql, **WINDOW)[2].count("session_start.parquet") == 1
+    assert session.query(sql, **WINDOW)["login"].tolist() == expected
+    assert cache.status(store)["stale_batches"] == 1
+    cache.build(store)  # drops the superseded part
+    assert not part.exists()
