@@ -31,10 +31,6 @@ SCHEMA = pa.schema(
     ]
 )
 
-#: The `event_date` partition, read from the folder name; with it, the table Athena sees.
-PARTITION_SCHEMA = pa.schema([("event_date", pa.date32())])
-DATASET_SCHEMA = pa.schema([*SCHEMA, *PARTITION_SCHEMA])
-
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REJECTED_DIR = "_rejected"
 
