@@ -61,14 +61,18 @@ def source_signatures(store: Path) -> dict[str, list[int]]:
     """`<day>/<file>` -> [size, mtime] of every file in the store: one pass over the folders,
     made before every query, so no answer ever depends on a stale batch."""
     out: dict[str, list[int]] = {}
-    for day in store_mod.partitions(store):
-        for entry in os.scandir(store / day.isoformat()):
+    if not Path(store).is_dir():
+        return out
+    for day in os.scandir(store):
+        if not (day.is_dir() and store_mod.is_partition_name(day.name)):
+            continue
+        for entry in os.scandir(day.path):
             if entry.name.endswith(".parquet") and not entry.name.startswith("."):
                 try:
                     st = entry.stat()
                 except OSError:
                     continue
-                out[f"{day.isoformat()}/{entry.name}"] = [st.st_size, st.st_mtime_ns]
+                out[f"{day.name}/{entry.name}"] = [st.st_size, st.st_mtime_ns]
     return out
 
 

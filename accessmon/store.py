@@ -35,18 +35,26 @@ _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REJECTED_DIR = "_rejected"
 
 
+def is_partition_name(name: str) -> bool:
+    """`YYYY-MM-DD`, a real date: the folder of one day's files."""
+    if not _DATE_DIR.match(name):
+        return False
+    try:
+        dt.date.fromisoformat(name)
+    except ValueError:
+        return False
+    return True
+
+
 def partitions(store: Path) -> list[dt.date]:
     """Dates that have a folder in the store, oldest first."""
     if not store.is_dir():
         return []
-    out = []
-    for entry in os.scandir(store):
-        if entry.is_dir() and _DATE_DIR.match(entry.name):
-            try:
-                out.append(dt.date.fromisoformat(entry.name))
-            except ValueError:
-                continue
-    return sorted(out)
+    return sorted(
+        dt.date.fromisoformat(e.name)
+        for e in os.scandir(store)
+        if e.is_dir() and is_partition_name(e.name)
+    )
 
 
 def partition_files(store: Path, day: dt.date) -> list[Path]:
