@@ -162,6 +162,16 @@ def plan(store: Path, start: dt.date, end: dt.date, views: Iterable[str]) -> Pla
     return out
 
 
+def _as_text(data: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Files written by other tools may hold `event_data` as bytes; JSON is read as text."""
+    if pa.types.is_binary(data.type) or pa.types.is_large_binary(data.type):
+        try:
+            return pc.cast(data, pa.string())
+        except pa.ArrowInvalid:  # not UTF-8: the view SQL reads no fields from it
+            return data
+    return data
+
+
 def _write_batch(
     con: duckdb.DuckDBPyConnection, store: Path, parts: list[tuple[Path, pa.Table]]
 ) -> int:
@@ -173,7 +183,7 @@ def _write_batch(
             "event_date": pa.array([dt.date.fromisoformat(path.parent.name)] * t.num_rows, pa.date32()),
             "event_time": t.column("event_time"),
             "event_type": t.column("event_type"),
-            "event_data": t.column("event_data"),
+            "event_data": _as_text(t.column("event_data")),
         })
         for path, t in parts
     ]  # fmt: skip

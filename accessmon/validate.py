@@ -44,6 +44,7 @@ _FORBIDDEN_FUNCTION_PREFIXES = (
     "current_", "txid_", "version",
     "import_database", "export_database", "summary", "test_", "repeat_row",
     "generate_series",
+    "columns",  # DuckDB's COLUMNS(regex) would reach columns the views do not show
 )  # fmt: skip
 _ALLOWED_FUNCTIONS = {
     "unnest", "current_date", "current_time", "current_timestamp", "current_timezone",

@@ -8,6 +8,7 @@ import os
 import shutil
 import string
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -211,3 +212,28 @@ def test_small_batches_of_hourly_ingests_are_merged(tmp_path):
     assert cache.status(store)["stale_batches"] == 1
     cache.build(store)  # drops the superseded part
     assert not part.exists()
+
+
+def test_event_data_stored_as_bytes_reads_as_text(tmp_path):
+    """A file written by another tool may keep `event_data` as Parquet bytes without a UTF-8
+    annotation: parsed or cached, its events read like any other."""
+    store = tmp_path / "store"
+    ingest([write_jsonl(tmp_path / "a.jsonl", [_event("a", 20, "root")])], store)
+    event = _event("b", 20, "admin")
+    pq.write_table(
+        pa.table({
+            "uid": ["b"], "event_type": ["session.start"],
+            "event_time": pa.array([dt.datetime(2024, 3, 20, 10, tzinfo=dt.UTC)], pa.timestamp("ms", tz="UTC")),
+            "event_data": pa.array([json.dumps(event).encode()], pa.binary()),
+        }),
+        store / "2024-03-20" / "foreign.parquet",
+    )  # fmt: skip
+    sql = "SELECT login FROM session_start ORDER BY login"
+    for use_cache in (True, False):
+        assert _session(store, use_cache).query(sql, **WINDOW)["login"].tolist() == [
+            "admin",
+            "root",
+        ]
+    cache.build(store)
+    assert cache.status(store)["not_cached"] == 0
+    assert _session(store, True).query(sql, **WINDOW)["login"].tolist() == ["admin", "root"]

@@ -297,6 +297,13 @@ CASES = [
         "read_csv" + FUNC,
     ),
     ("in_parentheses", "(SELECT * FROM read_csv('/etc/passwd'))", "read_csv" + FUNC),
+    # DuckDB's COLUMNS() would show the cache's parsed-time columns, which no view has
+    (
+        "columns_regex",
+        "SELECT COLUMNS('__instant.*') FROM cert_create WHERE"
+        " from_iso8601_timestamp(identity_expires) > from_iso8601_timestamp(time)",
+        "columns" + FUNC,
+    ),
     (
         "in_nested_cte",
         "WITH a AS (WITH b AS (SELECT * FROM information_schema.tables) SELECT * FROM b) SELECT * FROM a",
@@ -458,6 +465,13 @@ def test_connection_cannot_read_files(make_store, tmp_path):
         con.execute("INSTALL httpfs")
     with pytest.raises(duckdb.Error):
         con.execute("LOAD httpfs")
+
+
+def test_spilled_rows_stay_private(make_store):
+    """Rows DuckDB spills to disk are audit data: its folder is the engine's own, mode 0700."""
+    session = make_store(EVENTS)
+    session.engine.connection()
+    assert os.stat(session.engine._tmp).st_mode & 0o777 == 0o700
 
 
 def test_engine_refuses_files_even_past_validation(make_store, tmp_path):

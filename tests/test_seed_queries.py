@@ -573,6 +573,29 @@ def test_lifetimes_read_the_caches_parsed_times_with_the_same_answers(tmp_path):
             assert not [c for c in columns if c.startswith("__")]
 
 
+def test_lifetimes_outside_where_keep_their_shape(tmp_path):
+    """Only WHERE reads the parsed copies: in GROUP BY, HAVING or ORDER BY the extra column
+    would have to be grouped too, and a lambda's parameter may shadow the column."""
+    d = "from_iso8601_timestamp(identity_expires) - from_iso8601_timestamp(time)"
+    queries = [
+        f"SELECT {d} AS d, count(*) AS n FROM cert_create GROUP BY identity_expires, time",
+        "SELECT identity_user FROM cert_create GROUP BY identity_user, identity_expires, time"
+        f" HAVING {d} > INTERVAL '1' DAY",
+        f"SELECT identity_expires, time FROM cert_create GROUP BY identity_expires, time ORDER BY {d}",
+        "SELECT uid FROM cert_create WHERE cardinality(filter(ARRAY['2024-03-21T12:00:00Z'],"
+        " time -> from_iso8601_timestamp(time) > from_iso8601_timestamp(identity_expires))) > 0",
+    ]
+    events = [_cert(f"g-{i}", "2024-03-20T10:00:00.000Z", "u", "10.0.0.1", e)
+              for i, e in enumerate(["2024-03-21T10:00:00Z", "2024-03-22T10:00:00Z"])]  # fmt: skip
+    store = build_store(tmp_path, events)
+    for sql in queries:
+        answers = []
+        for use_cache in (True, False):
+            with session_for(store, duckdb={"cache": use_cache}) as s:
+                answers.append(rows(s, sql))
+        assert answers[0] == answers[1] and answers[0], sql
+
+
 def test_a_time_that_is_no_time_fails_the_lifetime_check_as_on_athena(tmp_path):
     """Athena fails the query on a malformed time; the cache's parsed copy is NULL there, and
     the query parses the text itself, so it fails too rather than dropping the row."""

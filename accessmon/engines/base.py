@@ -74,23 +74,21 @@ def _trino_instant_pairs_to_duckdb(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _has_star_projection(tree: exp.Query) -> bool:
-    return any(
-        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
-        for select in tree.find_all(exp.Select)
-        for e in select.expressions
-    )
+def _has_star(tree: exp.Query) -> bool:
+    """A `*` anywhere but in count(*) could show the cache's extra columns."""
+    return any(not isinstance(star.parent, exp.Count) for star in tree.find_all(exp.Star))
 
 
 def use_parsed_instants(tree: exp.Query, views: Collection[str]) -> dict[str, set[str]]:
     """Point instant pairs over a view's time columns (the report's lifetime checks) at the
     cache's parsed copies; returns, per view, the columns the query now reads that way.
 
-    Only where the pair sits in a SELECT that reads one view directly (no join, no CTE of
-    that name) and no `*` could show the extra columns. A text that is no time has no
-    parsed copy, and is parsed in the query, failing it as before.
+    Only where the pair sits in the WHERE clause of a SELECT that reads one view directly
+    (no join, no CTE of that name; in GROUP BY, HAVING or ORDER BY the extra column would
+    need grouping too) and no `*` could show the extra columns. A text that is no time has
+    no parsed copy, and is parsed in the query, failing it as before.
     """
-    if _has_star_projection(tree):
+    if _has_star(tree):
         return {}
     own = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     used: dict[str, set[str]] = {}
@@ -98,6 +96,9 @@ def use_parsed_instants(tree: exp.Query, views: Collection[str]) -> dict[str, se
         select = pair.find_ancestor(exp.Select)
         if select is None or select.args.get("joins") or not select.args.get("from_"):
             continue
+        where = pair.find_ancestor(exp.Where)
+        if where is None or where is not select.args.get("where") or pair.find_ancestor(exp.Lambda):
+            continue  # a lambda's parameter may shadow the column
         source = select.args["from_"].this
         if not isinstance(source, exp.Table):
             continue

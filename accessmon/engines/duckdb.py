@@ -8,7 +8,6 @@ import shutil
 import tempfile
 import threading
 import time
-import uuid
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
@@ -111,10 +110,8 @@ class DuckDBEngine:
                 )
             limits = self.config.duckdb
             if self._tmp is None:
-                # DuckDB makes the folder only if a query spills; it goes with the engine.
-                self._tmp = os.path.join(
-                    tempfile.gettempdir(), f"accessmon-duckdb-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-                )
+                # private (0700): spilled rows are audit data; removed with the engine
+                self._tmp = tempfile.mkdtemp(prefix="accessmon-duckdb-")
                 self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, True)
             con = duckdb.connect(":memory:")
             for setting in (
@@ -150,7 +147,8 @@ class DuckDBEngine:
                 "(duckdb.timeout_seconds)"
             ) from None
         except duckdb.Error as e:
-            if gone := {f for f in self._allowed if not os.path.exists(f)}:
+            read = {f for f in self._allowed if quote_literal(f) in sql}
+            if gone := {f for f in read if not os.path.exists(f)}:
                 self._allowed -= gone
                 raise StoreChanged(f"{len(gone)} file(s) went away while the query ran") from None
             raise translate_error(e, query) from None
@@ -189,12 +187,14 @@ def path_list(files: Iterable[Path | str]) -> str:
 
 
 def events_relation(files: list[Path]) -> str:
-    """Store files as Teleport's table, `event_date` from the folder name as on S3."""
+    """Store files as Teleport's table, `event_date` from the folder name as on S3. Files
+    written by other tools may store `event_data` as bytes without a UTF-8 annotation."""
     if not files:
         return duckdb_empty_events()
     return (
         "(SELECT CAST(right(parse_dirpath(filename), 10) AS DATE) AS event_date, event_type, "
-        f"event_time, event_data FROM read_parquet({path_list(files)}, filename = true))"
+        f"event_time, event_data FROM read_parquet({path_list(files)}, filename = true, "
+        "binary_as_string = true))"
     )
 
 
