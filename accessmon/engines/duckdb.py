@@ -95,9 +95,9 @@ class DuckDBEngine:
         if needed <= self._allowed:
             return
         self._allowed |= needed
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        # not closed here: a query on another thread (the editor's) may still be using it;
+        # it closes when the last reference goes
+        self._con = None
 
     # -- execution ------------------------------------------------------------------------
 
