@@ -154,13 +154,13 @@ class View:
 
     @property
     def instant_columns(self) -> tuple[str, ...]:
-        """Varchar columns holding RFC 3339 times (`time`, `expires`, `token_expires`...),
-        which the cache also keeps parsed, for the report's lifetime checks."""
-        return tuple(
-            c.name
-            for c in self.columns
-            if c.type == "varchar" and (c.name == "time" or c.name.endswith("expires"))
+        """Expiry times (`expires`, `token_expires`...) and, beside them, the event's `time`:
+        the cache also keeps them parsed, for lifetime checks like the report's. Views with no
+        expiry keep no parsed `time`, which would slow every ingest for no query's gain."""
+        expiries = tuple(
+            c.name for c in self.columns if c.type == "varchar" and c.name.endswith("expires")
         )
+        return (*expiries, "time") if expiries else ()
 
     def column(self, name: str) -> Column:
         for c in self.columns:

@@ -26,7 +26,9 @@ CHILD = HERE / "child.py"
 
 
 def child(task: str, **args) -> dict:
-    """Run one measurement in a fresh process, so its peak memory is its own."""
+    """Run one measurement in a fresh process, so its peak memory is its own. The page cache
+    is flushed first, so one step's writes are not written back during the next's timing."""
+    os.sync()
     out = subprocess.run(
         [sys.executable, str(CHILD), task, json.dumps(args, default=str)],
         capture_output=True, text=True, check=False,
@@ -43,7 +45,7 @@ def fmt_s(seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000_000, help="demo events")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs per figure (median)")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per figure (median)")
     parser.add_argument("--baseline-runs", type=int, default=3)
     parser.add_argument("--work", type=Path, default=HERE / "data", help="scratch folder")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
