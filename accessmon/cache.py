@@ -10,11 +10,13 @@ cache: it is the same SQL, run earlier.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import json
 import os
+import queue
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
@@ -30,14 +32,17 @@ import pyarrow.parquet as pq
 from . import store as store_mod
 from .errors import AccessmonError
 from .locks import exclusive
-from .views import all_views
+from .views import View, all_views
 from .viewsql import duckdb_view
 from .window import Window
 
 CACHE_DIR = "_cache"
 _MANIFEST = "manifest.json"
-#: Source events per cache batch: large enough that per-view overhead does not matter.
+#: Source events per cache batch: queries open one file per view per batch.
 BATCH_EVENTS = 500_000
+#: Bytes of source events parsed at once while caching: bounds the builder's memory, whatever
+#: the events' size (about 140,000 demo events).
+SLICE_BYTES = 96 << 20
 
 
 @functools.cache
@@ -172,79 +177,170 @@ def _as_text(data: pa.ChunkedArray) -> pa.ChunkedArray:
     return data
 
 
-def _write_batch(
-    con: duckdb.DuckDBPyConnection, store: Path, parts: list[tuple[Path, pa.Table]]
-) -> int:
-    """One batch from source files and their rows; written to a hidden folder, then renamed."""
-    sources = {_key(store, path): _signature(path) for path, _ in parts}
-    days = sorted({path.parent.name for path, _ in parts})
-    tables = [
-        pa.table({
-            "event_date": pa.array([dt.date.fromisoformat(path.parent.name)] * t.num_rows, pa.date32()),
-            "event_time": t.column("event_time"),
-            "event_type": t.column("event_type"),
-            "event_data": _as_text(t.column("event_data")),
-        })
-        for path, t in parts
-    ]  # fmt: skip
-    batch = pa.concat_tables(tables)
-    con.register("batch", batch)
-    present = set(pc.unique(batch.column("event_type")).to_pylist())
-    root = store / CACHE_DIR
-    tmp = root / f".{uuid.uuid4().hex}.tmp"
-    tmp.mkdir(parents=True)
-    rows: dict[str, int] = {}
-    window = Window(dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1]))
-    for view in all_views().values():
-        if view.event_type not in present:
-            continue
-        sql = duckdb_view(view, "batch", window, parse_once=True) + " ORDER BY event_date"
-        result = con.sql(sql).to_arrow_table()
-        pq.write_table(
-            result, tmp / f"{view.name}.parquet", compression="snappy", row_group_size=256_000
-        )
-        rows[view.name] = result.num_rows
-    doc = {"version": cache_version(), "sources": sources, "views": rows, "days": days}
-    (tmp / _MANIFEST).write_text(json.dumps(doc))
-    os.replace(tmp, root / _batch_name())
-    con.unregister("batch")
-    return sum(t.num_rows for _, t in parts)
+class _ViewWorkers:
+    """Runs the views over a slice on private DuckDB connections, one view per connection at
+    a time: a slice is too small for DuckDB to spread one query over the cores."""
+
+    def __init__(self, count: int = 2) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=count)
+        self.idle: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
+        self.cons = [duckdb.connect(":memory:") for _ in range(count)]
+        for con in self.cons:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET threads = 1")
+            self.idle.put(con)
+
+    def map(
+        self, slice_: pa.Table, window: Window, views: list[View]
+    ) -> Iterator[tuple[str, pa.Table]]:
+        def one(view: View) -> tuple[str, pa.Table]:
+            con = self.idle.get()
+            try:
+                sql = duckdb_view(view, "batch", window, parse_once=True)
+                return view.name, con.sql(sql).to_arrow_table()
+            finally:
+                self.idle.put(con)
+
+        for con in self.cons:
+            con.register("batch", slice_)
+        try:
+            yield from self.pool.map(one, views)
+        finally:
+            for con in self.cons:
+                con.unregister("batch")
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        for con in self.cons:
+            con.close()
+
+
+class _OpenBatch:
+    """A batch being written: each view's rows are appended to its Parquet file slice by
+    slice, in a hidden folder that is renamed into place when the batch is complete."""
+
+    def __init__(self, store: Path, workers: _ViewWorkers) -> None:
+        self.root = store / CACHE_DIR
+        self.store, self.workers = store, workers
+        self.tmp = self.root / f".{uuid.uuid4().hex}.tmp"
+        self.tmp.mkdir(parents=True)
+        self.sources: dict[str, list[int]] = {}
+        self.days: set[str] = set()
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.rows: dict[str, int] = {}
+        self.events = 0
+
+    def write(self, parts: list[tuple[Path, pa.Table]]) -> None:
+        """Each source file holds one day, so ordering the files orders the slice's rows by
+        `event_date` (row groups a window can skip) without a sort: DuckDB keeps scan order."""
+        parts = sorted(parts, key=lambda part: part[0].parent.name)
+        for path, _ in parts:
+            self.sources[_key(self.store, path)] = _signature(path)
+        days = sorted({path.parent.name for path, _ in parts})
+        self.days.update(days)
+        slice_ = pa.concat_tables([
+            pa.table({
+                "event_date": pa.array([dt.date.fromisoformat(path.parent.name)] * t.num_rows, pa.date32()),
+                "event_time": t.column("event_time"),
+                "event_type": t.column("event_type"),
+                "event_data": _as_text(t.column("event_data")),
+            })
+            for path, t in parts
+        ])  # fmt: skip
+        self.events += slice_.num_rows
+        types, counts = pc.value_counts(slice_.column("event_type")).flatten()
+        present = dict(zip(types.to_pylist(), counts.to_pylist(), strict=True))
+        window = Window(dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[-1]))
+        views = [v for v in all_views().values() if v.event_type in present]
+        views.sort(key=lambda v: present[v.event_type], reverse=True)  # longest first
+        for name, rows in self.workers.map(slice_, window, views):
+            self._append(name, rows)
+
+    def _append(self, name: str, rows: pa.Table) -> None:
+        writer = self.writers.get(name)
+        if writer is None:
+            writer = pq.ParquetWriter(
+                self.tmp / f"{name}.parquet", rows.schema, compression="snappy"
+            )
+            self.writers[name] = writer
+        writer.write_table(rows.cast(writer.schema), row_group_size=256_000)
+        self.rows[name] = self.rows.get(name, 0) + rows.num_rows
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        doc = {"version": cache_version(), "sources": self.sources, "views": self.rows,
+               "days": sorted(self.days)}  # fmt: skip
+        (self.tmp / _MANIFEST).write_text(json.dumps(doc))
+        os.replace(self.tmp, self.root / _batch_name())
+
+    def abort(self) -> None:
+        for writer in self.writers.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class Builder:
-    """Caches what ingest writes, on a thread beside it: parsing the next block and caching
-    the last one share the two cores. Each `flush` makes one batch."""
+    """Caches source files on a thread beside the code that writes or reads them: parsing
+    the next block and caching the last one share the two cores.
+
+    Files are cached a slice (SLICE_BYTES) at a time, and at most one slice waits, so memory
+    does not grow with the batch or the events' size; a batch is closed at BATCH_EVENTS, or
+    by `flush`."""
 
     def __init__(self, store: Path) -> None:
         self.store = Path(store)
         self.pool = ThreadPoolExecutor(max_workers=1)
+        self.workers = _ViewWorkers()
         self.parts: list[tuple[Path, pa.Table]] = []
+        self.size = 0
+        self.batch: _OpenBatch | None = None  # touched on the pool's thread only
         self.pending: Future | None = None
-        self.con = duckdb.connect(":memory:")
-        self.con.execute("SET TimeZone = 'UTC'")
         self.files = 0
 
     def add(self, source: Path, table: pa.Table) -> None:
-        self.parts.append((source, table))
+        self.parts.append((source, table.select(["event_type", "event_time", "event_data"])))
+        self.size += self.parts[-1][1].nbytes
+        if self.size >= SLICE_BYTES:
+            self._submit(close=False)
 
     def flush(self) -> None:
-        if not self.parts:
-            return
-        if self.pending is not None:  # bounded memory: one batch being cached at a time
+        """End the batch here, once what was added is cached."""
+        self._submit(close=True)
+
+    def _submit(self, close: bool) -> None:
+        if self.pending is not None:
             self.pending.result()
-        (self.store / CACHE_DIR).mkdir(parents=True, exist_ok=True)
-        parts, self.parts = self.parts, []
+        parts, self.parts, self.size = self.parts, [], 0
         self.files += len(parts)
-        self.pending = self.pool.submit(_write_batch, self.con, self.store, parts)
+        self.pending = self.pool.submit(self._write, parts, close)
+
+    def _write(self, parts: list[tuple[Path, pa.Table]], close: bool) -> None:
+        try:
+            if parts:
+                if self.batch is None:
+                    self.batch = _OpenBatch(self.store, self.workers)
+                self.batch.write(parts)
+            if self.batch is not None and (close or self.batch.events >= BATCH_EVENTS):
+                self.batch.close()
+                self.batch = None
+        except BaseException:
+            if self.batch is not None:
+                self.batch.abort()
+                self.batch = None
+            raise
 
     def finish(self) -> int:
+        """Close the last batch; returns the number of files cached."""
         try:
             self.flush()
-            if self.pending is not None:
-                self.pending.result()
+            self.pending.result()
         finally:
             self.pool.shutdown()
-            self.con.close()
+            if self.batch is not None:  # an earlier slice failed
+                self.batch.abort()
+            self.workers.close()
         return self.files
 
 
@@ -263,7 +359,7 @@ def build(store: Path) -> tuple[int, int]:
             else:  # its files are cached again, with the changed ones
                 shutil.rmtree(batch.folder, ignore_errors=True)
         builder = Builder(store)
-        files = events = size = 0
+        files = events = 0
         try:
             for day in store_mod.partitions(store):
                 for source in store_mod.partition_files(store, day):
@@ -275,10 +371,6 @@ def build(store: Path) -> tuple[int, int]:
                     builder.add(source, table)
                     files += 1
                     events += table.num_rows
-                    size += table.num_rows
-                    if size >= BATCH_EVENTS:
-                        builder.flush()
-                        size = 0
         finally:
             builder.finish()
         _compact(store)

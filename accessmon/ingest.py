@@ -33,7 +33,9 @@ from .errors import AccessmonError, IngestError
 
 #: Files taken from directories; a file named on the command line is always read.
 LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
-BATCH_EVENTS = 250_000
+#: Bytes of parsed events held before they are written to the store (one file per day each
+#: time): bounds memory whatever the events' size (about 180,000 demo events).
+FLUSH_BYTES = 128 << 20
 _BLOCK_BYTES = 16 << 20
 _PY_CHUNK_LINES = 100_000
 
@@ -358,7 +360,6 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
             table = pa.concat_tables(pending)
             pending.clear()
             added, dups = store_mod.write_events(store, table, on_file=builder.add)
-            builder.flush()
             summary.added += added
             summary.duplicates += dups
 
@@ -372,7 +373,7 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
                 good = extractor.extract(raw, str(path), raw, rejects)
                 summary.read += good.num_rows
                 pending.append(good)
-                if sum(t.num_rows for t in pending) >= BATCH_EVENTS:
+                if sum(t.nbytes for t in pending) >= FLUSH_BYTES:
                     flush()
             if progress:
                 progress.advance(task, path.stat().st_size)
