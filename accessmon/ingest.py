@@ -34,8 +34,8 @@ from .errors import AccessmonError, IngestError
 #: Files taken from directories; a file named on the command line is always read.
 LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
 #: Bytes of parsed events held before they are written to the store (one file per day each
-#: time): bounds memory whatever the events' size (about 180,000 demo events).
-FLUSH_BYTES = 128 << 20
+#: time): bounds memory whatever the events' size (about 90,000 demo events).
+FLUSH_BYTES = 64 << 20
 _BLOCK_BYTES = 16 << 20
 _PY_CHUNK_LINES = 100_000
 
