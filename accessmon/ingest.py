@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 from . import cache
 from . import store as store_mod
 from .errors import AccessmonError, IngestError
+from .viewsql import duckdb_utc_instant
 
 #: Files taken from directories; a file named on the command line is always read.
 LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
@@ -201,18 +202,18 @@ def content_uid(event: dict) -> str:
     return str(uuid.UUID(bytes=hashlib.sha256(canonical.encode()).digest()[:16], version=5))
 
 
-_EXTRACT = """
+_EXTRACT = f"""
 SELECT n, txt,
        s.event AS event_type,
        s.uid AS uid,
        coalesce(s.sid, '') AS session_id,
        coalesce(s."user", '') AS "user",
-       date_trunc('millisecond', TRY_CAST(s.time AS TIMESTAMPTZ)) AS event_time,
+       {duckdb_utc_instant("s.time", "TRY_CAST")} AS event_time,
        s IS NULL AS unparsed
 FROM (
   SELECT n, txt,
-         TRY(json_transform(txt, '{"event":"VARCHAR","time":"VARCHAR","uid":"VARCHAR",
-                                   "sid":"VARCHAR","user":"VARCHAR"}')) AS s
+         TRY(json_transform(txt, '{{"event":"VARCHAR","time":"VARCHAR","uid":"VARCHAR",
+                                   "sid":"VARCHAR","user":"VARCHAR"}}')) AS s
   FROM (SELECT n, TRY(decode(line)) AS txt FROM chunk)
 )
 """

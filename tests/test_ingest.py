@@ -93,6 +93,26 @@ def test_round_trip_fills_every_column_as_teleport(tmp_path):
     assert schema.names == store_mod.SCHEMA.names
 
 
+@pytest.mark.parametrize(
+    ("time", "expected"),
+    [
+        ("2024-03-19T23:30:00.5-02:00", dt.datetime(2024, 3, 20, 1, 30, 0, 500000, tzinfo=dt.UTC)),
+        (
+            "2024-03-20T10:00:00.123456789Z",
+            dt.datetime(2024, 3, 20, 10, 0, 0, 123000, tzinfo=dt.UTC),
+        ),
+        ("2024-03-20T10:00:00Z", dt.datetime(2024, 3, 20, 10, tzinfo=dt.UTC)),
+        ("2024-03-20T10:00:00+00:00", dt.datetime(2024, 3, 20, 10, tzinfo=dt.UTC)),
+    ],
+)
+def test_event_time_is_the_utc_instant_to_the_millisecond(tmp_path, time, expected):
+    """Offsets count (the partition is the UTC day) and nanoseconds are cut, as in Athena."""
+    ingest([write_jsonl(tmp_path / "a.log", [{**SESSION_START, "time": time}])], tmp_path / "s")
+    (row,) = _rows(tmp_path / "s")
+    assert row["event_time"] == expected
+    assert store_mod.partitions(tmp_path / "s") == [expected.date()]
+
+
 def test_reingest_adds_nothing(tmp_path):
     src = write_jsonl(tmp_path / "a.log", [SESSION_START, CERT_CREATE, NO_UID])
     ingest([src], tmp_path / "store")
