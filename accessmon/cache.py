@@ -20,7 +20,7 @@ import queue
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,9 +203,14 @@ class _ViewWorkers:
 
         for con in self.cons:
             con.register("batch", slice_)
+        futures = [self.pool.submit(one, view) for view in views]
         try:
-            yield from self.pool.map(one, views)
-        finally:
+            for future in futures:
+                yield future.result()
+        finally:  # no query may still read the slice when it is unregistered
+            for future in futures:
+                future.cancel()
+            wait(futures)
             for con in self.cons:
                 con.unregister("batch")
 
