@@ -11,6 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -472,6 +477,25 @@ def test_spilled_rows_stay_private(make_store):
     session = make_store(EVENTS)
     session.engine.connection()
     assert os.stat(session.engine._tmp).st_mode & 0o777 == 0o700
+
+
+def test_spill_folders_of_killed_processes_are_removed(make_store):
+    """A killed process cannot remove its spill folder; the next engine on the host does,
+    and leaves those of live processes alone."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    prefix = Path(tempfile.gettempdir()) / f"accessmon-duckdb-{socket.gethostname()}"
+    stale = Path(f"{prefix}.{int(done.stdout)}.gone")
+    stale.mkdir()
+    (stale / "duckdb_temp_storage.tmp").write_bytes(b"rows")
+    live = Path(tempfile.mkdtemp(prefix=f"{prefix.name}.{os.getpid()}.", dir=prefix.parent))
+    try:
+        make_store(EVENTS).engine.connection()
+        assert not stale.exists()
+        assert live.exists()
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(live, ignore_errors=True)
 
 
 def test_engine_refuses_files_even_past_validation(make_store, tmp_path):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -24,6 +26,39 @@ from ..views import all_views, did_you_mean
 from ..viewsql import INSTANT_PREFIX, duckdb_empty_events, duckdb_view, quote_ident, quote_literal
 from ..window import Window
 from .base import use_parsed_instants, with_views
+
+_SPILL_PREFIX = "accessmon-duckdb-"
+
+
+def spill_folder() -> str:
+    """A private (0700) folder for DuckDB to spill to, named after this host and process.
+
+    A process that is killed (a kernel shut down hard, a timeout) cannot remove its folder, so
+    each new one first removes those of this user's processes on this host that are gone."""
+    host = socket.gethostname()
+    root = Path(tempfile.gettempdir())
+    for entry in root.glob(f"{_SPILL_PREFIX}{glob.escape(host)}.*.*"):
+        pid = entry.name[len(_SPILL_PREFIX) + len(host) + 1 :].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)) and _owned(entry):
+            shutil.rmtree(entry, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{host}.{os.getpid()}.")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
+
+
+def _owned(path: Path) -> bool:
+    try:
+        return path.stat().st_uid == os.getuid()
+    except OSError:
+        return False
 
 
 class DuckDBEngine:
@@ -111,7 +146,7 @@ class DuckDBEngine:
             limits = self.config.duckdb
             if self._tmp is None:
                 # private (0700): spilled rows are audit data; removed with the engine
-                self._tmp = tempfile.mkdtemp(prefix="accessmon-duckdb-")
+                self._tmp = spill_folder()
                 self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, True)
             con = duckdb.connect(":memory:")
             for setting in (
