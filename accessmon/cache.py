@@ -311,7 +311,7 @@ class Builder:
             self._submit(close=False)
 
     def flush(self) -> None:
-        """End the batch here, once what was added is cached."""
+        """End the batch after what was added so far (it is closed on the builder's thread)."""
         self._submit(close=True)
 
     def _submit(self, close: bool) -> None:
