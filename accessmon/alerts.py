@@ -31,6 +31,7 @@ from .config import node_line
 from .errors import AccessmonError, ConfigError
 from .locks import exclusive
 from .predicate import DICT, SET, STRING, Predicate, PredicateError, compile_predicate
+from .resources import load_documents
 from .store import atomic_write_text
 from .validate import check_query
 from .views import did_you_mean
@@ -540,15 +541,12 @@ def parse_rules(
     documents that did not load, so one bad rule does not hide the others."""
     ctx = _ctx or _Context(config, _users_configured(config))
     try:
-        docs = list(yaml.safe_load_all(text))
-        nodes = list(yaml.compose_all(text))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        return [], [f"{where}: invalid YAML: {getattr(e, 'problem', e)}"]
+        documents = load_documents(text, source)
+    except ConfigError as e:
+        return [], [str(e)]
     rules: list[Rule] = []
     errors: list[str] = []
-    for doc, node in zip(docs, nodes, strict=False):
+    for doc, node in documents:
         if doc is None:
             continue
         if not isinstance(doc, dict):
@@ -607,10 +605,10 @@ def user_traits(paths: Sequence[str | Path]) -> dict[str, dict[str, list[str]]]:
     out: dict[str, dict[str, list[str]]] = {}
     for raw in paths:
         try:
-            docs = list(yaml.safe_load_all(Path(raw).read_text(encoding="utf-8")))
-        except (OSError, yaml.YAMLError):
+            documents = load_documents(Path(raw).read_text(encoding="utf-8"), raw)
+        except (OSError, ConfigError):
             continue  # load_policy reports these, naming the file and line
-        for doc in docs:
+        for doc, _node in documents:
             if not isinstance(doc, dict) or doc.get("kind") != "user":
                 continue
             name = (doc.get("metadata") or {}).get("name")

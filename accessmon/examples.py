@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-import yaml
-
 from .errors import AccessmonError, ConfigError
+from .resources import load_document
 from .views import did_you_mean
 
 
@@ -30,10 +29,7 @@ class Example:
 def load_examples() -> tuple[Example, ...]:
     """Every example of `accessmon/data/examples.yaml`, in the file's order."""
     source = resources.files("accessmon") / "data" / "examples.yaml"
-    try:
-        docs = yaml.safe_load(source.read_text(encoding="utf-8")) or []
-    except yaml.YAMLError as e:
-        raise ConfigError(f"built-in examples.yaml: invalid YAML: {e}") from e
+    docs = load_document(source.read_text(encoding="utf-8"), "built-in examples.yaml") or []
     if not isinstance(docs, list):
         raise ConfigError("built-in examples.yaml: expected a list of queries")
     return tuple(

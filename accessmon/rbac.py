@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError, PermissionDenied
+from .resources import load_documents
 
 log = logging.getLogger("accessmon")
 
@@ -124,14 +125,7 @@ def load_policy(paths: Sequence[str | Path]) -> Policy:
             text = path.read_text(encoding="utf-8")
         except OSError as e:
             raise ConfigError(f"cannot read rbac resource file {path}: {e.strerror}") from e
-        try:
-            docs = list(yaml.safe_load_all(text))
-            nodes = list(yaml.compose_all(text))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            raise ConfigError(f"{path}{line}: invalid YAML: {getattr(e, 'problem', e)}") from e
-        for doc, node in zip(docs, nodes, strict=True):
+        for doc, node in load_documents(text, path):
             if doc is None:
                 continue
             where = f"{path}:{_line(node)}"

@@ -16,13 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import audit
 from .config import line_of
 from .errors import AccessmonError, ConfigError
 from .locks import exclusive
+from .resources import load_document
 from .store import atomic_write_text
 from .validate import check_query
 from .views import did_you_mean
@@ -71,12 +71,7 @@ class ReportDefinition(_Model):
 
 def parse_definition(text: str, source: str) -> ReportDefinition:
     """One `kind: security_report` document; errors name the file, line and field."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: invalid YAML: {getattr(e, 'problem', e)}") from e
+    doc = load_document(text, source)
     if not isinstance(doc, dict):
         raise ConfigError(f"{source}: expected a kind: security_report mapping")
     try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from .errors import AccessmonError, ConfigError
+from .resources import load_document
 from .store import atomic_write_text
 from .validate import check_query
 from .views import did_you_mean
@@ -47,12 +48,7 @@ def _path(directory: Path, name: str) -> Path:
 
 
 def load(path: Path) -> AuditQuery:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(e, 'problem', e)}") from e
+    doc = load_document(path.read_text(encoding="utf-8"), path)
     if not isinstance(doc, dict) or doc.get("kind") != "audit_query":
         raise ConfigError(f"{path}: not a kind: audit_query resource")
     spec = doc.get("spec") or {}
