@@ -13,7 +13,8 @@ from accessmon.ingest import ingest
 from accessmon.session import Session
 
 REPO = Path(__file__).resolve().parent.parent
-SPEC = REPO.parent / "shared" / "spec"
+# Copies of the facts in ../shared that tests check, so every test runs in any clone.
+SPEC = REPO / "tests" / "fixtures" / "shared" / "spec"
 
 
 def write_jsonl(path: Path, events: Iterable[dict]) -> Path:

@@ -51,3 +51,17 @@ def test_notebooks_are_committed_without_outputs():
             if cell["cell_type"] == "code":
                 assert not cell.get("outputs"), f"{path.name} has outputs"
                 assert cell.get("execution_count") is None, f"{path.name} has execution counts"
+
+
+def test_spec_fixtures_match_shared_when_it_is_beside_the_clone():
+    """tests/fixtures/shared copies the facts the tests check; they must not drift from ../shared."""
+    fixtures = REPO / "tests" / "fixtures" / "shared"
+    copies = sorted(fixtures.rglob("*.*"))
+    assert [p.relative_to(fixtures).as_posix() for p in copies] == [
+        "seed/access-monitoring.txt",
+        "spec/views.md",
+    ]
+    for copy in copies:
+        original = REPO.parent / "shared" / copy.relative_to(fixtures)
+        if original.is_file():
+            assert copy.read_bytes() == original.read_bytes(), f"{copy} differs from {original}"

@@ -17,9 +17,9 @@ import pytest
 
 from accessmon.errors import QueryError
 
-from .conftest import REPO, build_store, session_for
+from .conftest import SPEC, build_store, session_for
 
-SEED = REPO.parent / "shared" / "seed" / "access-monitoring.txt"
+SEED = SPEC.parent / "seed" / "access-monitoring.txt"
 START, END = "2024-03-18", "2024-03-21"
 CLUSTER = "teleport.example.com"
 
@@ -398,7 +398,6 @@ def d(day: int) -> dt.date:
 # -- the seed document itself ------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not SEED.is_file(), reason="seed document not present")
 @pytest.mark.parametrize("sql", SEED_QUERIES)
 def test_queries_are_verbatim_from_the_seed(sql):
     assert sql in " ".join(SEED.read_text(encoding="utf-8").split())

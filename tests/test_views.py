@@ -468,7 +468,6 @@ def test_unnest_of_row_array_expands_fields(session):
 # -- the view table against the spec (an independent source for names, types and paths) ----------
 
 VIEWS_MD = SPEC / "views.md"
-needs_spec = pytest.mark.skipif(not VIEWS_MD.is_file(), reason="shared spec not present")
 
 
 def _split_top(spec: str) -> list[str]:
@@ -506,7 +505,6 @@ def _spec_paths() -> dict[str, tuple[str, ...]]:
     }
 
 
-@needs_spec
 def test_view_table_matches_spec():
     spec = _spec_views()
     assert sorted(spec) == sorted(VIEWS) and len(VIEWS) == 35
