@@ -438,6 +438,8 @@ def whoami(fmt: str) -> None:
         click.echo(json.dumps({"user": session.user, "roles": roles, "allowed": verbs}))
         return
     mode = "" if session.policy.configured else " (single-user mode: no rbac.resources)"
+    if session.config.system:
+        mode += f" (system configuration {session.config.system})"
     click.echo(f"user: {session.user}{mode}\nroles: {', '.join(roles) or 'none'}")
     for resource, allowed in verbs.items():
         click.echo(f"  {resource:<24} {', '.join(allowed) or '-'}")

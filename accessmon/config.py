@@ -256,8 +256,10 @@ def system_config_path(environ: Mapping[str, str] | None = None) -> Path | None:
     return Path(override) if override else None
 
 
-def _check_admin_owned(path: Path, what: str) -> None:
-    """A file that the analyst (or anyone but its owner) can change is no administrator's."""
+def _check_admin_owned(path: Path, what: str, owner: bool = True) -> None:
+    """A file that the analyst (or anyone but its owner) can change is no administrator's.
+    `owner=False` for ACCESSMON_SYSTEM_CONFIG: honoured only where no administrator installed
+    one, it is the analyst's own file by design."""
     try:
         st = path.stat()
     except OSError as e:
@@ -267,7 +269,7 @@ def _check_admin_owned(path: Path, what: str) -> None:
             f"{what} {path} is writable by group or others (mode {st.st_mode & 0o777:o}): "
             f"an administrator must own it alone (chmod go-w {path})"
         )
-    if st.st_uid != 0 and st.st_uid == os.geteuid():
+    if owner and st.st_uid != 0 and st.st_uid == os.geteuid():
         raise ConfigError(
             f"{what} {path} is owned by you (uid {st.st_uid}), so it binds no one: "
             f"an administrator must own it (chown root {path})"
@@ -297,13 +299,14 @@ def _validate(data: dict[str, Any], path: Path | None, text: str, **extra: Any) 
 
 def _load_system(path: Path) -> dict[str, Any]:
     """The system configuration's settings, checked: owned by an administrator, valid."""
-    _check_admin_owned(path, "system configuration")
+    owner = path == SYSTEM_CONFIG
+    _check_admin_owned(path, "system configuration", owner)
     raw, text = _read_file(path)
     data = _rebase(raw, path.parent)
     config = _validate(data, path, text, source=path)
     for resource in config.rbac.resources:
         if resource.exists():
-            _check_admin_owned(resource, f"rbac resource file of {path}")
+            _check_admin_owned(resource, f"rbac resource file of {path}", owner)
     return data
 
 
@@ -362,7 +365,9 @@ def load_config(
     for key, value in (flags or {}).items():
         if value is not None:
             data[key] = value
-            origins[key] = f"--{key.replace('_', '-')}"
+            origins[key] = (
+                f"--{key}" if key in ("store", "engine", "user") else f"the {key} argument"
+            )
     if system is not None:
         _lock(system, sys_data, data, origins)
         data = _merge(sys_data, data)

@@ -255,6 +255,9 @@ class Session:
         checks: list[tuple[str, bool, str]] = [("user", True, self.user)]
         source = str(self.config.source) if self.config.source else "defaults (no accessmon.yaml)"
         checks.append(("config", True, f"{source}, engine {self.config.engine}"))
+        if self.config.system:
+            checks.append(("system config", True, f"{self.config.system} (roles, audit log, "
+                           "identity and budget are the administrator's)"))  # fmt: skip
         return checks + self.engine.diagnose()
 
     def close(self) -> None:
