@@ -319,6 +319,8 @@ def _lock(system: Path, sys_data: dict[str, Any], data: dict[str, Any], origins:
         data.pop(key, None)
         if key in sys_data:
             data[key] = sys_data[key]
+    if not isinstance(data.get("athena") or {}, Mapping):
+        return  # not a mapping: validation names it
     athena = dict(data.get("athena") or {})
     limit = (sys_data.get("athena") or {}).get("data_limit")
     if athena.get("data_limit", limit) != limit:
