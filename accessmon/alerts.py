@@ -798,7 +798,7 @@ def request_context(row: dict[str, Any], traits: dict[str, dict[str, list[str]]]
 
 def _rows(session: Session, sql: str, window: Window) -> tuple[list[str], list[dict[str, Any]]]:
     """The result's column names (known even without rows) and its rows as JSON values."""
-    table = session.execute(sql, window).table
+    table = session._execute(sql, window).table
     return table.column_names, [_jsonable(r) for r in table.to_pylist()]
 
 
@@ -1124,8 +1124,10 @@ def run_rule(
 
 def list_rules(session: Session) -> RuleSet:
     """The rules the analyst may see (`list` on access_monitoring_rule)."""
-    session.authorize("list", "access_monitoring_rule")
-    return load_rules(session.config)
+    with session.checked(audit.ALERT_LIST, "list", "access_monitoring_rule") as extra:
+        ruleset = load_rules(session.config)
+        extra.update(rules=len(ruleset.rules), errors=len(ruleset.errors) or None)
+        return ruleset
 
 
 def run_rules(

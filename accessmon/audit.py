@@ -1,4 +1,5 @@
-"""The workbench's own audit trail: one JSON line per query or report run, as Teleport emits.
+"""The workbench's own audit trail: one JSON line per decision (query, report, rule, resource),
+shaped as Teleport emits them.
 
 The file is a Teleport-style JSON-lines log, so `accessmon ingest` reads it back and
 the auditors' own activity becomes queryable.
@@ -14,9 +15,22 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+# Teleport's own two events for what Teleport also does ...
 QUERY_RUN = ("secreports.audit.query.run", "SRE001")
 REPORT_RUN = ("secreports.report.run", "SRE002")
+# ... and accessmon's, for every other decision, allowed or denied: one line each.
 ALERT_RUN = ("accessmon.alert.run", "AMA001")
+ALERT_LIST = ("accessmon.alert.list", "AMA002")
+QUERY_CREATE = ("accessmon.audit_query.create", "AMQ001")
+QUERY_UPDATE = ("accessmon.audit_query.update", "AMQ002")
+QUERY_DELETE = ("accessmon.audit_query.delete", "AMQ003")
+QUERY_LIST = ("accessmon.audit_query.list", "AMQ004")
+QUERY_GET = ("accessmon.audit_query.get", "AMQ005")
+QUERY_PREPARE = ("accessmon.audit_query.prepare", "AMQ006")  # --show-sql
+SCHEMA = ("accessmon.schema.list", "AMQ007")
+REPORT_LIST = ("accessmon.security_report.list", "AMR001")
+REPORT_GET = ("accessmon.security_report.get", "AMR002")
+REPORT_STATE = ("accessmon.security_report_state.get", "AMR003")
 
 
 def event(kind: tuple[str, str], *, user: str, success: bool, **fields: Any) -> dict[str, Any]:

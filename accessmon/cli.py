@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -11,71 +10,10 @@ from typing import Any
 
 import click
 
+from . import audit
+from .cli_alerts import alert
+from .cli_common import _config, _session, global_options, window_options
 from .errors import AccessmonError
-
-_GLOBAL_OPTIONS = [
-    click.option(
-        "--store",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Audit store directory [default: ./data/audit, or ACCESSMON_STORE].",
-    ),
-    click.option(
-        "--config",
-        "config_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Config file [default: ./accessmon.yaml if present, or ACCESSMON_CONFIG].",
-    ),
-    click.option(
-        "--user", help="Analyst identity [default: ACCESSMON_USER, JUPYTERHUB_USER, login]."
-    ),
-    click.option(
-        "--engine",
-        type=click.Choice(["duckdb", "athena"]),
-        help="Query engine [default: duckdb, or ACCESSMON_ENGINE].",
-    ),
-]
-_GLOBAL_KEYS = ("store", "config_file", "teleport_config", "user", "engine")
-
-
-def global_options(f):
-    """Accept the global options after a subcommand too; the later one wins."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        obj = click.get_current_context().ensure_object(dict)
-        for key in _GLOBAL_KEYS:
-            value = kwargs.pop(key, None)
-            if value is not None:
-                obj[key] = value
-        return f(*args, **kwargs)
-
-    for option in reversed(_GLOBAL_OPTIONS):
-        wrapper = option(wrapper)
-    return wrapper
-
-
-def window_options(f):
-    f = click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day of the window.")(f)
-    f = click.option("--from", "start", metavar="YYYY-MM-DD", help="First day of the window.")(f)
-    return click.option(
-        "--days", type=click.IntRange(min=1), help="Last N days, today included [default: 7]."
-    )(f)
-
-
-def _config():
-    from .config import load_config
-
-    obj = click.get_current_context().ensure_object(dict)
-    flags = {k: obj.get(k) for k in ("store", "engine", "user")}
-    return load_config(
-        obj.get("config_file"), flags=flags, teleport_config=obj.get("teleport_config")
-    )
-
-
-def _session():
-    from .session import Session
-
-    return Session(_config())
 
 
 class _Group(click.Group):
@@ -373,8 +311,9 @@ def report_ls() -> None:
     from .reports import load_definitions
 
     session = _session()
-    session.authorize("list", "security_report")
-    found, errors = load_definitions(Path(session.config.reports_dir))
+    with session.checked(audit.REPORT_LIST, "list", "security_report") as extra:
+        found, errors = load_definitions(Path(session.config.reports_dir))
+        extra.update(count=len(found), errors=len(errors) or None)
     for definition in found.values():
         where = "built-in" if definition.source.startswith("built-in") else definition.source
         click.echo(
@@ -449,14 +388,15 @@ def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
 @global_options
 def report_get(name: str, fmt: str) -> None:
     """Print the latest results of a report."""
-    from .reports import latest_results, load_results
+    from .reports import ReportRun, latest_results
 
     session = _session()
-    session.authorize("read", "security_report")
-    path = latest_results(Path(session.config.output_dir), name)
-    if path is None:
-        raise AccessmonError(f"no results for {name} yet: run `accessmon report run {name}`")
-    run = load_results(session, path)
+    with session.checked(audit.REPORT_GET, "read", "security_report", name=name) as extra:
+        path = latest_results(Path(session.config.output_dir), name)
+        if path is None:
+            raise AccessmonError(f"no results for {name} yet: run `accessmon report run {name}`")
+        extra["results"] = str(path)
+        run = ReportRun.from_json(path.read_text(encoding="utf-8"))
     if fmt == "json":
         click.echo(path.read_text())
         return
@@ -476,10 +416,10 @@ def report_state(name: str) -> None:
     from .reports import read_states
 
     session = _session()
-    session.authorize("read", "security_report")
-    states = read_states(Path(session.config.output_dir), name)
-    if not states:
-        raise AccessmonError(f"{name} has not run yet")
+    with session.checked(audit.REPORT_STATE, "read", "security_report", name=name):
+        states = read_states(Path(session.config.output_dir), name)
+        if not states:
+            raise AccessmonError(f"{name} has not run yet")
     for doc in states:
         click.echo(f"{doc['name']:<48} {doc['state']:<8} {doc['updated_at']}")
 
@@ -498,6 +438,8 @@ def whoami(fmt: str) -> None:
         click.echo(json.dumps({"user": session.user, "roles": roles, "allowed": verbs}))
         return
     mode = "" if session.policy.configured else " (single-user mode: no rbac.resources)"
+    if session.config.system:
+        mode += f" (system configuration {session.config.system})"
     click.echo(f"user: {session.user}{mode}\nroles: {', '.join(roles) or 'none'}")
     for resource, allowed in verbs.items():
         click.echo(f"  {resource:<24} {', '.join(allowed) or '-'}")
@@ -517,16 +459,7 @@ def doctor() -> None:
         raise SystemExit(1)
 
 
-def _register_optional_groups() -> None:
-    """Command groups that live in modules of their own."""
-    try:
-        from .cli_alerts import alert
-    except ImportError:  # the alerts module is not there yet
-        return
-    main.add_command(alert)
-
-
-_register_optional_groups()
+main.add_command(alert)  # always: cli_alerts does not import this module back
 
 if __name__ == "__main__":  # pragma: no cover
     main()

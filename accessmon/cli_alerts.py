@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .cli import _session, global_options
+from .cli_common import _session, global_options
 
 
 def _window_options(f):

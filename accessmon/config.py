@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,12 +10,24 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 from .resources import load_document
 
+log = logging.getLogger("accessmon")
+
 DEFAULT_CONFIG = Path("accessmon.yaml")
+#: The administrator's configuration. Where it exists, its roles, audit log, identity source
+#: and Athena budget hold for every user of the machine: see the README's "Trust model".
+SYSTEM_CONFIG = Path("/etc/accessmon/accessmon.yaml")
+#: Names another system configuration (for tests and packagers), and is honoured only where
+#: SYSTEM_CONFIG does not exist: there, a user is in personal mode and could write any
+#: config anyway, so it gives nothing away; where an administrator installed SYSTEM_CONFIG,
+#: nothing a user sets can move or hide it.
+SYSTEM_CONFIG_ENV = "ACCESSMON_SYSTEM_CONFIG"
+#: What only the system configuration says, when there is one (athena.data_limit is nested).
+LOCKED_KEYS = ("rbac", "audit_log", "identity")
 
 #: Environment variable -> config key. Later sources win: file < environment < flags.
 ENV_KEYS = {
@@ -71,12 +84,31 @@ class AlertsConfig(_Section):
     tctl: str = "tctl"
 
 
+class IdentityConfig(_Section):
+    """Where the analyst's name comes from: `any` (--user, ACCESSMON_USER, JUPYTERHUB_USER,
+    the login), `os` (this process's OS account), or `jupyterhub` (the user the hub at
+    jupyterhub_api_url confirms for this server's API token). Unset: `os` under a system
+    configuration, `any` otherwise."""
+
+    source: Literal["any", "os", "jupyterhub"] | None = None
+    jupyterhub_api_url: str | None = None
+
+    @model_validator(mode="after")
+    def _hub_url(self) -> IdentityConfig:
+        if self.source == "jupyterhub" and not self.jupyterhub_api_url:
+            raise ValueError(
+                "source jupyterhub needs jupyterhub_api_url (e.g. http://127.0.0.1:8081/hub/api)"
+            )
+        return self
+
+
 class Config(_Section):
     """Everything accessmon can be told. Paths in a file are relative to that file."""
 
     store: Path = Path("data/audit")
     engine: Literal["duckdb", "athena"] = "duckdb"
     user: str | None = None
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
     athena: AthenaConfig = Field(default_factory=AthenaConfig)
     duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)
     rbac: RbacConfig = Field(default_factory=RbacConfig)
@@ -87,6 +119,9 @@ class Config(_Section):
     output_dir: Path = Path("reports")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     source: Path | None = Field(default=None, exclude=True)
+    #: the system configuration in force, if any, and where a requested `user` came from
+    system: Path | None = Field(default=None, exclude=True)
+    user_source: str | None = Field(default=None, exclude=True)
 
 
 _PATH_KEYS = ("store", "audit_log", "queries_dir", "reports_dir", "rules_dir", "output_dir")
@@ -202,37 +237,49 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(
-    config_file: str | Path | None = None,
-    flags: Mapping[str, Any] | None = None,
-    environ: Mapping[str, str] | None = None,
-    teleport_config: str | Path | None = None,
-) -> Config:
-    """Build the Config: teleport.yaml (if given), then the file (explicit, ACCESSMON_CONFIG or
-    ./accessmon.yaml), then the environment, then flags; later ones win."""
+def system_config_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    """SYSTEM_CONFIG where it exists (even unreadable: then loading fails, it never falls
+    back to personal mode); else ACCESSMON_SYSTEM_CONFIG if set; else None."""
     environ = os.environ if environ is None else environ
-    path: Path | None = None
-    if config_file:
-        path = Path(config_file)
-    elif environ.get("ACCESSMON_CONFIG"):
-        path = Path(environ["ACCESSMON_CONFIG"])
-    elif DEFAULT_CONFIG.is_file():
-        path = DEFAULT_CONFIG
-    data: dict[str, Any] = from_teleport(teleport_config) if teleport_config else {}
-    text = ""
-    if path is not None:
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        raw, text = _read_file(path)
-        data = _merge(data, _rebase(raw, path.parent))
-    for var, key in ENV_KEYS.items():
-        if environ.get(var):
-            data[key] = environ[var]
-    for key, value in (flags or {}).items():
-        if value is not None:
-            data[key] = value
     try:
-        return Config(**data, source=path)
+        SYSTEM_CONFIG.stat()
+        return SYSTEM_CONFIG
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError:
+        return SYSTEM_CONFIG
+    override = environ.get(SYSTEM_CONFIG_ENV)
+    return Path(override) if override else None
+
+
+def _check_admin_owned(path: Path, what: str, owner: bool = True) -> None:
+    """A file that the analyst (or anyone but its owner) can change is no administrator's.
+    `owner=False` for ACCESSMON_SYSTEM_CONFIG: honoured only where no administrator installed
+    one, it is the analyst's own file by design."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from e
+    if st.st_mode & 0o022:
+        raise ConfigError(
+            f"{what} {path} is writable by group or others (mode {st.st_mode & 0o777:o}): "
+            f"an administrator must own it alone (chmod go-w {path})"
+        )
+    if owner and st.st_uid != 0 and st.st_uid == os.geteuid():
+        raise ConfigError(
+            f"{what} {path} is owned by you (uid {st.st_uid}), so it binds no one: "
+            f"an administrator must own it (chown root {path})"
+        )
+
+
+def _validate(data: dict[str, Any], path: Path | None, text: str, **extra: Any) -> Config:
+    for key in extra:  # set by the loader only, never by a file
+        if key in data:
+            line = line_of(text, (key,)) if text else None
+            where = f"{path}:{line}" if path and line else str(path or "settings")
+            raise ConfigError(f"{where}: unknown key '{key}'")
+    try:
+        return Config(**data, **extra)
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(err["loc"])
@@ -244,3 +291,83 @@ def load_config(
         if err["type"] == "extra_forbidden":
             raise ConfigError(f"{where}: unknown key '{key}'") from None
         raise ConfigError(f"{where}: {key}: {err['msg']}") from None
+
+
+def _load_system(path: Path) -> dict[str, Any]:
+    """The system configuration's settings, checked: owned by an administrator, valid."""
+    owner = path == SYSTEM_CONFIG
+    _check_admin_owned(path, "system configuration", owner)
+    raw, text = _read_file(path)
+    data = _rebase(raw, path.parent)
+    config = _validate(data, path, text, source=path)
+    for resource in config.rbac.resources:
+        if resource.exists():
+            _check_admin_owned(resource, f"rbac resource file of {path}", owner)
+    return data
+
+
+def _lock(system: Path, sys_data: dict[str, Any], data: dict[str, Any], origins: dict) -> None:
+    """Put back what only the system configuration may say; name what was ignored."""
+    for key in LOCKED_KEYS:
+        if key in data and data[key] != sys_data.get(key):
+            log.warning("notice: %s from %s is ignored: %s sets it for this machine",
+                        key, origins.get(key, "your settings"), system)  # fmt: skip
+        data.pop(key, None)
+        if key in sys_data:
+            data[key] = sys_data[key]
+    if not isinstance(data.get("athena") or {}, Mapping):
+        return  # not a mapping: validation names it
+    athena = dict(data.get("athena") or {})
+    limit = (sys_data.get("athena") or {}).get("data_limit")
+    if athena.get("data_limit", limit) != limit:
+        log.warning("notice: athena.data_limit from your settings is ignored: %s sets it", system)
+    athena.pop("data_limit", None)
+    if limit is not None:
+        athena["data_limit"] = limit
+    if athena or "athena" in data:
+        data["athena"] = athena
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    teleport_config: str | Path | None = None,
+) -> Config:
+    """Build the Config: teleport.yaml (if given), then the file (explicit, ACCESSMON_CONFIG or
+    ./accessmon.yaml), then the environment, then flags; later ones win."""
+    environ = os.environ if environ is None else environ
+    system = system_config_path(environ)
+    sys_data = _load_system(system) if system is not None else {}
+    path: Path | None = None
+    if config_file:
+        path = Path(config_file)
+    elif environ.get("ACCESSMON_CONFIG"):
+        path = Path(environ["ACCESSMON_CONFIG"])
+    elif DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    data: dict[str, Any] = from_teleport(teleport_config) if teleport_config else {}
+    origins: dict[str, str] = dict.fromkeys(data, f"--teleport-config {teleport_config}")
+    text = ""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        raw, text = _read_file(path)
+        data = _merge(data, _rebase(raw, path.parent))
+        origins.update(dict.fromkeys(raw, str(path)))
+    for var, key in ENV_KEYS.items():
+        if environ.get(var):
+            data[key] = environ[var]
+            origins[key] = var
+    for key, value in (flags or {}).items():
+        if value is not None:
+            data[key] = value
+            origins[key] = (
+                f"--{key}" if key in ("store", "engine", "user") else f"the {key} argument"
+            )
+    if system is not None:
+        _lock(system, sys_data, data, origins)
+        data = _merge(sys_data, data)
+    user_source = origins.get("user") or (str(system) if sys_data.get("user") else None)
+    return _validate(data, path, text, source=path, system=system, user_source=user_source)

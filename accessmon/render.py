@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import reports
+from . import audit, reports
 from .errors import AccessmonError
 from .store import atomic_write_text
 from .window import Window
@@ -122,9 +122,15 @@ def render(
     progress=None,
 ) -> Rendered:
     """`accessmon report run`: state RUNNING, then SUCCESS or ERROR, under the report's lock."""
+    fields = {"engine": session.config.engine, **window.describe()}
+    try:  # a denied user touches no file: no folder, lock or state
+        session.authorize("use", "security_report")
+    except AccessmonError as e:
+        session.audit(audit.REPORT_RUN, success=False, error=str(e), name=name, **fields)
+        raise
     out_dir.mkdir(parents=True, exist_ok=True)
     key = reports.state_name(name, window)
-    with reports.report_lock(out_dir, name, wait_seconds):
+    with reports.report_lock(out_dir, name, wait_seconds, session, **fields):
         reports.write_state(out_dir, key, "RUNNING")
         state = "ERROR"
         rendered: Rendered | None = None

@@ -247,12 +247,12 @@ def run_query(session: Session, q: ReportQuery, window: Window) -> QueryOutcome:
     )
     previous = window.previous()
     try:
-        both = session.execute(q.query, Window(previous.start, window.end))
+        both = session._execute(q.query, Window(previous.start, window.end))
         parts = _split_by_date(both.table, window)
         stats = both.stats.as_dict()
         if parts is None:
-            current_table = session.execute(q.query, window).table
-            previous_table = session.execute(q.query, previous).table
+            current_table = session._execute(q.query, window).table
+            previous_table = session._execute(q.query, previous).table
         else:
             current_table, previous_table = parts
     except AccessmonError as e:
@@ -370,14 +370,20 @@ def latest_results(output_dir: Path, name: str) -> Path | None:
     return candidates[-1] if candidates else None
 
 
-def report_lock(output_dir: Path, name: str, wait_seconds: float):
-    """Serialise runs of one report: an overlapping cron run waits, then gives up cleanly."""
+def report_lock(
+    output_dir: Path, name: str, wait_seconds: float, session: Session | None = None, **fields: Any
+):
+    """Serialise runs of one report: an overlapping cron run waits, then gives up cleanly
+    (and, given the session, the give-up is a failed run in the audit trail)."""
     path = _state_dir(output_dir) / f"{name}.lock"
-    return exclusive(
-        path,
-        wait_seconds,
-        lambda: ReportBusy(f"another run of {name} is in progress (lock {path}); try again later"),
-    )
+
+    def busy() -> ReportBusy:
+        error = ReportBusy(f"another run of {name} is in progress (lock {path}); try again later")
+        if session is not None:
+            session.audit(audit.REPORT_RUN, success=False, error=str(error), name=name, **fields)
+        return error
+
+    return exclusive(path, wait_seconds, busy)
 
 
 class ReportBusy(AccessmonError):
@@ -523,9 +529,9 @@ def display_report(run: ReportRun) -> None:
 
 
 def load_results(session: Session, path: str | Path) -> ReportRun:
-    """A saved run, for the notebook in headless mode and `report get` (`read` permission)."""
-    session.authorize("read", "security_report")
-    return ReportRun.from_json(Path(path).read_text(encoding="utf-8"))
+    """A saved run, for the notebook in headless mode and `report get` (`read`, audited)."""
+    with session.checked(audit.REPORT_GET, "read", "security_report", results=str(path)):
+        return ReportRun.from_json(Path(path).read_text(encoding="utf-8"))
 
 
 def save_results(run: ReportRun, path: Path) -> Path:

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import json
 import os
+import pwd
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import audit, rbac, saved
 from .config import Config, load_config
-from .errors import AccessmonError, BudgetExceeded, StoreChanged
+from .errors import BudgetExceeded, ConfigError, StoreChanged
 from .result import QueryResult
 from .validate import CheckedQuery, check_query
 from .views import View, all_views
@@ -26,8 +32,8 @@ if TYPE_CHECKING:
     from .engines import Engine
 
 
-def resolve_user(flag: str | None = None, environ: dict[str, str] | None = None) -> str:
-    """--user, then ACCESSMON_USER, then JUPYTERHUB_USER, then the OS login."""
+def resolve_user(flag: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """--user, then ACCESSMON_USER, then JUPYTERHUB_USER, then the OS login (personal mode)."""
     environ = dict(os.environ) if environ is None else environ
     for candidate in (flag, environ.get("ACCESSMON_USER"), environ.get("JUPYTERHUB_USER")):
         if candidate:
@@ -38,12 +44,65 @@ def resolve_user(flag: str | None = None, environ: dict[str, str] | None = None)
         return "unknown"
 
 
+def os_account() -> str:
+    """The OS account of this process, from the password database by uid: unlike
+    getpass.getuser(), not from LOGNAME or USER, which anyone can set."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid-{os.getuid()}"
+
+
+def jupyterhub_user(api_url: str, environ: Mapping[str, str] | None = None) -> str:
+    """The user JupyterHub authenticated: the hub (at the administrator's URL) names the owner
+    of this server's API token. JUPYTERHUB_USER alone is an environment variable, which the
+    analyst can set; the token of another user they do not have."""
+    environ = os.environ if environ is None else environ
+    token = environ.get("JUPYTERHUB_API_TOKEN")
+    where = f"identity.source is jupyterhub ({api_url})"
+    if not token:
+        raise ConfigError(f"{where}, but JUPYTERHUB_API_TOKEN is not set: start from JupyterHub")
+    request = urllib.request.Request(
+        api_url.rstrip("/") + "/user", headers={"Authorization": f"token {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            name = json.loads(response.read(1_000_000)).get("name")
+    except (OSError, ValueError, AttributeError) as e:
+        raise ConfigError(f"{where}: the hub did not confirm who you are: {e}") from e
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}: the hub's answer names no user")
+    return name
+
+
+def resolve_identity(config: Config, environ: Mapping[str, str] | None = None) -> str:
+    """Who the analyst is. In personal mode: resolve_user. Under a system configuration:
+    the OS account or JupyterHub's authenticated user, and asking to be someone else
+    (--user, ACCESSMON_USER, `user:` in a file) is an error that says why."""
+    source = config.identity.source or ("os" if config.system else "any")
+    if source == "any":
+        return resolve_user(config.user, environ)
+    if source == "os":
+        real, what = os_account(), "the OS account"
+    else:
+        real = jupyterhub_user(config.identity.jupyterhub_api_url or "", environ)
+        what = "JupyterHub's authenticated user"
+    if config.user and config.user != real:
+        origin = config.user_source or "user"
+        fixed = f"{config.system}" if config.system else f"identity.source in {config.source}"
+        raise ConfigError(
+            f"{origin}: user {config.user!r} is not honoured: {fixed} takes the identity "
+            f"from {what}, which is {real!r}"
+        )
+    return real
+
+
 class Session:
     """A configured analyst: runs Trino SQL over the views on the configured engine."""
 
     def __init__(self, config: Config | None = None, **flags: Any) -> None:
         self.config = config or load_config(flags.pop("config_file", None), flags=flags)
-        self.user = resolve_user(self.config.user)
+        self.user = resolve_identity(self.config)
         self._engine: Engine | None = None
         self._policy: rbac.Policy | None = None
 
@@ -56,35 +115,58 @@ class Session:
         return self._policy
 
     def authorize(self, verb: str, resource: str) -> None:
-        """The one role check every entry point goes through."""
+        """The one role check every entry point goes through (use `checked` to audit it)."""
         rbac.authorize(self.policy, self.user, verb, resource)
+
+    @contextmanager
+    def checked(
+        self, kind: tuple[str, str], verb: str, resource: str, **fields: Any
+    ) -> Iterator[dict[str, Any]]:
+        """One decision, one audit line: check `verb` on `resource`, run the body, then record
+        it as allowed or as denied or failed with the error. The body may add fields to the
+        dict it is given."""
+        extra: dict[str, Any] = {}
+        base = {"verb": verb, "resource": resource, **fields}
+        try:
+            self.authorize(verb, resource)
+            yield extra
+        except Exception as e:
+            self.audit(kind, success=False, error=str(e) or type(e).__name__, **base, **extra)
+            raise
+        self.audit(kind, success=True, **base, **extra)
 
     def views(self) -> dict[str, View]:
         """The views the analyst may query (`list` on audit_query)."""
-        self.authorize("list", "audit_query")
-        return all_views()
+        with self.checked(audit.SCHEMA, "list", "audit_query"):
+            return all_views()
 
     # -- saved queries ------------------------------------------------------------------------
 
     def saved_queries(self) -> list[saved.AuditQuery]:
-        self.authorize("list", "audit_query")
-        return saved.list_queries(Path(self.config.queries_dir))
+        with self.checked(audit.QUERY_LIST, "list", "audit_query") as extra:
+            found = saved.list_queries(Path(self.config.queries_dir))
+            extra["count"] = len(found)
+            return found
 
     def saved_query(self, name: str) -> saved.AuditQuery:
-        self.authorize("read", "audit_query")
-        return saved.get(Path(self.config.queries_dir), name)
+        with self.checked(audit.QUERY_GET, "read", "audit_query", name=name):
+            return saved.get(Path(self.config.queries_dir), name)
 
     def save_query(self, name: str, sql: str, title: str = "", description: str = "") -> Path:
         directory = Path(self.config.queries_dir)
-        self.authorize("update" if saved.exists(directory, name) else "create", "audit_query")
-        return saved.save(directory, saved.AuditQuery(name, sql, title, description))
+        update = saved.exists(directory, name)
+        kind = audit.QUERY_UPDATE if update else audit.QUERY_CREATE
+        with self.checked(kind, "update" if update else "create", "audit_query", name=name,
+                          query=sql):  # fmt: skip
+            return saved.save(directory, saved.AuditQuery(name, sql, title, description))
 
     def delete_query(self, name: str) -> None:
-        self.authorize("delete", "audit_query")
-        saved.remove(Path(self.config.queries_dir), name)
+        with self.checked(audit.QUERY_DELETE, "delete", "audit_query", name=name):
+            saved.remove(Path(self.config.queries_dir), name)
 
     @property
     def engine(self) -> Engine:
+        """The engine below the checks: accessmon's own modules use it after their check."""
         if self._engine is None:
             from .engines import get_engine
 
@@ -98,11 +180,13 @@ class Session:
         start: dt.date | str | None = None,
         end: dt.date | str | None = None,
     ) -> tuple[CheckedQuery, Window, str]:
-        """Validate and render without running: what `--show-sql` prints."""
-        self.authorize("use", "audit_query")
-        window = Window.resolve(days, start, end)
-        checked = check_query(sql)
-        return checked, window, self.engine.render(checked, window)
+        """Validate and render without running: what `--show-sql` prints (audited too)."""
+        with self.checked(audit.QUERY_PREPARE, "use", "audit_query", query=sql,
+                          engine=self.config.engine) as extra:  # fmt: skip
+            window = Window.resolve(days, start, end)
+            extra.update(window.describe())
+            checked = check_query(sql)
+            return checked, window, self.engine.render(checked, window)
 
     def run(
         self,
@@ -112,19 +196,21 @@ class Session:
         end: dt.date | str | None = None,
     ) -> QueryResult:
         """Run one query; every run, allowed, denied or failed, lands in the audit trail."""
-        window = Window.resolve(days, start, end)
-        fields = {"query": sql, "engine": self.config.engine, **window.describe()}
+        fields: dict[str, Any] = {"query": sql, "engine": self.config.engine}
         try:
+            window = Window.resolve(days, start, end)
+            fields.update(window.describe())
             self.authorize("use", "audit_query")
-            result = self.execute(sql, window)
-        except AccessmonError as e:
-            self.audit(audit.QUERY_RUN, success=False, error=str(e), **fields)
+            result = self._execute(sql, window)
+        except Exception as e:
+            self.audit(audit.QUERY_RUN, success=False, error=str(e) or type(e).__name__, **fields)
             raise
         self.audit(audit.QUERY_RUN, success=True, **{**fields, **result.stats.as_dict()})
         return result
 
-    def execute(self, sql: str, window: Window) -> QueryResult:
-        """Validate, render and run, without the role check or audit line that callers add."""
+    def _execute(self, sql: str, window: Window) -> QueryResult:
+        """Validate, render and run, without the role check or audit line: for accessmon's own
+        modules (reports, rules), which check and audit the whole run themselves."""
         self.check_budget()
         checked = check_query(sql)
         try:
@@ -169,6 +255,9 @@ class Session:
         checks: list[tuple[str, bool, str]] = [("user", True, self.user)]
         source = str(self.config.source) if self.config.source else "defaults (no accessmon.yaml)"
         checks.append(("config", True, f"{source}, engine {self.config.engine}"))
+        if self.config.system:
+            checks.append(("system config", True, f"{self.config.system} (roles, audit log, "
+                           "identity and budget are the administrator's)"))  # fmt: skip
         return checks + self.engine.diagnose()
 
     def close(self) -> None:

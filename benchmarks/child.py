@@ -60,7 +60,7 @@ def report(store: str, runs: int, baseline_runs: int) -> dict:
     window = Window.last_days(90, store_mod.partitions(store)[-1])
 
     def run_all(s: Session):
-        return lambda: [s.execute(q["query"], window) for q in REPORT]
+        return lambda: [s._execute(q["query"], window) for q in REPORT]
 
     out = {"cached_median": timed(run_all(cached), runs)}
     out["json_median"] = timed(run_all(parsed), baseline_runs)
@@ -73,7 +73,7 @@ def report(store: str, runs: int, baseline_runs: int) -> dict:
     out["baseline_median"] = timed(lambda: [con.sql(sql).to_arrow_table() for sql in baseline_sql],
                                    baseline_runs)  # fmt: skip
     out["single"] = {
-        q["name"]: timed(lambda q=q: cached.execute(q["query"], window), runs)
+        q["name"]: timed(lambda q=q: cached._execute(q["query"], window), runs)
         for q in REPORT + EXAMPLES
     }
     out["max_rss_mb"] = max_rss_mb()

@@ -151,3 +151,30 @@ def test_ingest_prints_a_summary_and_summary_reads_the_store(tmp_path):
         run(["summary", "--format", "json", "--store", str(tmp_path / "s")], tmp_path).stdout
     )
     assert info["events"] == 1 and info["event_types"] == {"session.start": 1}
+
+
+def test_teleport_config_is_a_global_option(tmp_path):
+    """The README's `accessmon --teleport-config /etc/teleport.yaml query exec ...`."""
+    teleport = tmp_path / "teleport.yaml"
+    teleport.write_text(
+        "auth_service:\n  audit_events_uri:\n"
+        "    - 'athena://audit_db.audit_table?workgroup=wg&queryResultsS3=s3://r/results'\n"
+    )
+    sql = "SELECT user FROM session_start"
+    before = run(["--teleport-config", str(teleport), "query", "exec", "--show-sql", sql], tmp_path)
+    after = run(["query", "exec", "--show-sql", sql, "--teleport-config", str(teleport)], tmp_path)
+    for out in (before, after):
+        assert out.returncode == 0, out.stderr
+        assert "audit_db" in out.stdout and "audit_table" in out.stdout
+    assert "--teleport-config" in run(["--help"], tmp_path).stdout
+    missing = run(["--teleport-config", str(tmp_path / "nope.yaml"), "whoami"], tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith(f"error: cannot read config file {tmp_path / 'nope.yaml'}")
+
+
+def test_alert_group_survives_any_import_order(tmp_path):
+    """Importing accessmon.cli_alerts first used to drop `alert` from the CLI, silently."""
+    code = "import accessmon.cli_alerts, accessmon.cli as c; print(sorted(c.main.commands))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "'alert'" in out.stdout

@@ -77,3 +77,54 @@ def test_identity_precedence(monkeypatch):
     monkeypatch.setenv("USER", "os-user")
     monkeypatch.setenv("LOGNAME", "os-user")
     assert resolve_user(None, {}) == "os-user"
+
+
+# -- the system configuration (trust model) ------------------------------------------------------
+
+
+def _system(tmp_path, text):
+    path = tmp_path / "etc" / "accessmon.yaml"
+    path.parent.mkdir()
+    path.write_text(text)
+    path.chmod(0o644)
+    return path
+
+
+def test_system_configuration_fixes_roles_audit_log_identity_and_budget(tmp_path, caplog):
+    system = _system(
+        tmp_path,
+        "store: /srv/audit\nrbac: {resources: [./rbac.yaml]}\naudit_log: /var/log/am.jsonl\n"
+        "athena: {data_limit: 1000, workgroup: wg}\n",
+    )
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "store: ./mine\nrbac: {resources: []}\naudit_log: ./mine.jsonl\n"
+        "identity: {source: any}\nathena: {data_limit: 0}\n"
+    )
+    env = {"ACCESSMON_SYSTEM_CONFIG": str(system), "ACCESSMON_AUDIT_LOG": "env.jsonl"}
+    with caplog.at_level("WARNING", logger="accessmon"):
+        cfg = load_config(mine, flags={"audit_log": "flag.jsonl"}, environ=env)
+    assert cfg.system == system
+    assert cfg.rbac.resources == [system.parent / "rbac.yaml"]
+    assert cfg.audit_log == Path("/var/log/am.jsonl")
+    assert cfg.identity.source is None  # the system's: the OS account
+    assert (cfg.athena.data_limit, cfg.athena.workgroup) == (1000, "wg")
+    assert cfg.store == tmp_path / "mine"  # what is not locked, the analyst still chooses
+    notices = " ".join(r.getMessage() for r in caplog.records)
+    assert "audit_log from the audit_log argument is ignored" in notices
+    assert f"rbac from {mine} is ignored" in notices and "athena.data_limit" in notices
+
+
+def test_system_configuration_errors_name_its_file_and_line(tmp_path):
+    system = _system(tmp_path, "store: ./x\nidentity: {source: jupyterhub}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(environ={"ACCESSMON_SYSTEM_CONFIG": str(system)})
+    assert str(err.value).startswith(f"{system}:2: identity: Value error, source jupyterhub needs")
+
+
+@pytest.mark.parametrize("key", ["source", "system", "user_source"])
+def test_loader_only_fields_are_unknown_keys_in_a_file(tmp_path, key):
+    path = tmp_path / "accessmon.yaml"
+    path.write_text(f"store: ./x\n{key}: /etc/passwd\n")
+    with pytest.raises(ConfigError, match=f"accessmon.yaml:2: unknown key '{key}'"):
+        load_config(path, environ={})

@@ -143,3 +143,19 @@ def test_report_renders_inline(shell, store, tmp_path, monkeypatch):
     assert len(run.queries) == 9 and run.window["start"] == "2024-03-20"
     kinds = [r["event"] for r in audit.read(tmp_path / "data" / "accessmon-audit.jsonl")]
     assert kinds == ["secreports.report.run"]
+
+
+def test_denied_schema_is_audited(shell, store, tmp_path, capsys):
+    config = tmp_path / "accessmon.yaml"
+    audit_log = tmp_path / "audit.jsonl"
+    config.write_text(
+        yaml.safe_dump({"audit_log": str(audit_log), "rbac": {"resources": [str(FIXTURE)]}})
+    )
+    shell.run_line_magic("accessmon", f"schema --config {config} --user bob")
+    assert capsys.readouterr().err.startswith('accessmon: access denied: user "bob"')
+    (line,) = audit.read(audit_log)
+    assert (line["event"], line["code"], line["user"]) == (
+        "accessmon.schema.list",
+        "AMQ007W",
+        "bob",
+    )

@@ -230,3 +230,27 @@ def test_saved_queries_round_trip_and_checks(tmp_path):
     assert not (tmp_path / "queries" / "bad.yaml").exists()
     assert run(["query", "rm", "logins", "--user", "erin"], tmp_path).returncode == 0
     assert not (tmp_path / "queries" / "logins.yaml").exists()
+
+
+def test_python_api_decisions_are_each_one_audit_line(tmp_path):
+    """Views, saved queries and --show-sql through the Session: allowed or denied, audited."""
+    store = build_store(tmp_path, [EVENT])
+    dave, bob = _session(tmp_path, "dave", store), _session(tmp_path, "bob", store)
+    dave.save_query("q", "SELECT 1 AS x")
+    dave.save_query("q", "SELECT 2 AS x")
+    dave.views()
+    dave.prepare("SELECT 1 AS x", **WINDOW)
+    with pytest.raises(PermissionDenied):
+        dave.delete_query("q")  # deny wins
+    with pytest.raises(PermissionDenied):
+        bob.saved_query("q")
+    got = [(r["event"], r["user"], r["success"], r.get("name"))
+           for r in audit.read(tmp_path / "audit.jsonl")]  # fmt: skip
+    assert got == [
+        ("accessmon.audit_query.create", "dave", True, "q"),
+        ("accessmon.audit_query.update", "dave", True, "q"),
+        ("accessmon.schema.list", "dave", True, None),
+        ("accessmon.audit_query.prepare", "dave", True, None),
+        ("accessmon.audit_query.delete", "dave", False, "q"),
+        ("accessmon.audit_query.get", "bob", False, "q"),
+    ]

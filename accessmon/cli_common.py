@@ -1,0 +1,88 @@
+"""What every command module shares: the global options and the Session they build.
+
+`cli` and `cli_alerts` both import this module and not each other, so the order in which
+they are imported cannot drop a command group.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .session import Session
+
+_GLOBAL_OPTIONS = [
+    click.option(
+        "--store",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Audit store directory [default: ./data/audit, or ACCESSMON_STORE].",
+    ),
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Config file [default: ./accessmon.yaml if present, or ACCESSMON_CONFIG].",
+    ),
+    click.option(
+        "--teleport-config",
+        "teleport_config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Teleport's teleport.yaml: Athena settings from its audit_events_uri and "
+        "auth_service.access_monitoring (the config file wins where both say something).",
+    ),
+    click.option(
+        "--user", help="Analyst identity [default: ACCESSMON_USER, JUPYTERHUB_USER, login]."
+    ),
+    click.option(
+        "--engine",
+        type=click.Choice(["duckdb", "athena"]),
+        help="Query engine [default: duckdb, or ACCESSMON_ENGINE].",
+    ),
+]
+_GLOBAL_KEYS = ("store", "config_file", "teleport_config", "user", "engine")
+
+
+def global_options(f):
+    """Accept the global options after a subcommand too; the later one wins."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        obj = click.get_current_context().ensure_object(dict)
+        for key in _GLOBAL_KEYS:
+            value = kwargs.pop(key, None)
+            if value is not None:
+                obj[key] = value
+        return f(*args, **kwargs)
+
+    for option in reversed(_GLOBAL_OPTIONS):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def window_options(f):
+    f = click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day of the window.")(f)
+    f = click.option("--from", "start", metavar="YYYY-MM-DD", help="First day of the window.")(f)
+    return click.option(
+        "--days", type=click.IntRange(min=1), help="Last N days, today included [default: 7]."
+    )(f)
+
+
+def _config() -> Config:
+    from .config import load_config
+
+    obj = click.get_current_context().ensure_object(dict)
+    flags = {k: obj.get(k) for k in ("store", "engine", "user")}
+    return load_config(
+        obj.get("config_file"), flags=flags, teleport_config=obj.get("teleport_config")
+    )
+
+
+def _session() -> Session:
+    from .session import Session
+
+    return Session(_config())
