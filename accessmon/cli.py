@@ -481,7 +481,8 @@ def report_state(name: str) -> None:
     if not states:
         raise AccessmonError(f"{name} has not run yet")
     for doc in states:
-        click.echo(f"{doc['name']:<48} {doc['state']:<8} {doc['updated_at']}")
+        why = f" ({doc['error']})" if doc.get("error") else ""
+        click.echo(f"{doc['name']:<48} {doc['state']:<8} {doc['updated_at']}{why}")
 
 
 @main.command()

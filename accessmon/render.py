@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -121,11 +122,17 @@ def render(
     wait_seconds: float = 600,
     progress=None,
 ) -> Rendered:
-    """`accessmon report run`: state RUNNING, then SUCCESS or ERROR, under the report's lock."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """`accessmon report run`: state RUNNING, then SUCCESS or ERROR, under the report's lock.
+
+    The role check and the name come first: a refused run writes nothing, anywhere."""
+    reports.check_run(session, name, window)
     key = reports.state_name(name, window)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports.remove_dead_run_folders(out_dir)
     with reports.report_lock(out_dir, name, wait_seconds):
-        reports.write_state(out_dir, key, "RUNNING")
+        reports.mark_interrupted(out_dir, name)
+        here = {"host": socket.gethostname(), "pid": os.getpid()}
+        reports.write_state(out_dir, key, "RUNNING", **here)
         state = "ERROR"
         rendered: Rendered | None = None
         try:
@@ -144,7 +151,8 @@ def render(
                 published=published,
                 failed=[q.name for q in run.queries if q.error],
             )
-            with tempfile.TemporaryDirectory(dir=out_dir, prefix=".run-") as tmp:
+            prefix = reports.run_folder_prefix()
+            with tempfile.TemporaryDirectory(dir=out_dir, prefix=prefix) as tmp:
                 executed = Path(tmp) / "report.ipynb"
                 execute_notebook(_parameters(session, name, results), executed)
                 if fmt in ("html", "both"):

@@ -1,0 +1,149 @@
+"""Names used as paths (issue 14, point 10): reports, saved queries, rules, state and locks.
+
+Every name an analyst types becomes part of a file name somewhere; none may leave its folder,
+touch another report's files, or pass with a trailing newline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from accessmon import reports
+
+from ..conftest import build_store
+from ..test_cli import EVENT, run
+from ..test_rbac import FIXTURE
+
+REAL = "privilege_access_report"
+TRAVERSALS = [
+    "../../escaped/sub/pwn",
+    "../.state/privilege_access_report",
+    "ABSOLUTE",  # replaced by a path beside the working directory
+    "pwn\n",
+    "..",
+    "*",
+    "privilege_access_report/../../pwn",
+]
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.fixture
+def workdir(tmp_path) -> Path:
+    """A working directory with a store, roles, and the real report's state on disk."""
+    root = tmp_path / "work"
+    root.mkdir()
+    build_store(root, [EVENT], name="data/audit")
+    (root / "accessmon.yaml").write_text(
+        f"rbac: {{resources: [{FIXTURE}]}}\naudit_log: ./audit.jsonl\n"
+    )
+    reports.write_state(root / "reports", f"{REAL}_7_days", "SUCCESS", results="r.json")
+    return root
+
+
+def _real_state(root: Path) -> dict:
+    return json.loads((root / "reports" / ".state" / f"{REAL}_7_days.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("user", "name"),
+    [("mallory", TRAVERSALS[0]), ("mallory", TRAVERSALS[1]), *(("alice", n) for n in TRAVERSALS)],
+)
+def test_report_run_names_never_become_paths(workdir, user, name):
+    """mallory has no roles, alice may use reports: neither creates a file for a bad name."""
+    if name == "ABSOLUTE":
+        name = str(workdir.parent / "abs" / "pwn")
+    before, state = _tree(workdir.parent), _real_state(workdir)
+    out = run(["--user", user, "report", "run", name], workdir)
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr and "internal error" not in out.stderr
+    if user == "mallory":
+        assert '"mallory" (roles: none) may not use security_report' in out.stderr
+    else:
+        assert "invalid report name" in out.stderr
+    created = _tree(workdir.parent) - before - {"work/audit.jsonl"}
+    assert created == set()
+    assert _real_state(workdir) == state
+    last = [json.loads(x) for x in (workdir / "audit.jsonl").read_text().splitlines()][-1]
+    assert last["success"] is False and last["user"] == user
+
+
+def test_a_denied_run_of_the_real_report_leaves_its_state_alone(workdir):
+    state = _real_state(workdir)
+    out = run(["--user", "mallory", "report", "run", REAL], workdir)
+    assert out.returncode == 1 and "may not use security_report" in out.stderr
+    assert _real_state(workdir) == state
+    assert not (workdir / "reports" / ".state" / f"{REAL}.lock").exists()
+
+
+@pytest.mark.parametrize("command", ["state", "get"])
+def test_report_state_and_get_do_not_glob_outside_the_output_folder(workdir, command):
+    secret = {"name": "secret_1_days", "state": "SUCCESS", "updated_at": "2024-01-01"}
+    (workdir / "secret_1_days.json").write_text(json.dumps(secret))
+    (workdir / "secret_1d_20240101T000000Z.json").write_text(json.dumps(secret))
+    for name in ("../secret", "../../work/secret", "*", "secret\n"):
+        out = run(["--user", "alice", "report", command, name], workdir)
+        assert out.returncode == 1, out.stdout
+        assert "invalid report name" in out.stderr
+        assert "secret_1" not in out.stdout
+
+
+def test_a_foreign_json_in_the_state_folder_is_skipped_not_a_keyerror(workdir):
+    folder = workdir / "reports" / ".state"
+    (folder / f"{REAL}_30_days.json").write_text('{"hello": "world"}')
+    (folder / f"{REAL}_31_days.json").write_text("[1, 2, 3]")
+    (folder / f"{REAL}_32_days.json").write_text("not json")
+    out = run(["--user", "alice", "report", "state", REAL], workdir)
+    assert out.returncode == 0, out.stderr
+    assert f"{REAL}_7_days" in out.stdout and "SUCCESS" in out.stdout
+    assert out.stderr.count("not a report state file") == 3
+    assert "KeyError" not in out.stderr
+
+
+def test_report_get_of_a_foreign_results_json_is_a_clear_error(workdir):
+    (workdir / "reports" / f"{REAL}_7d_20240101T000000Z.json").write_text('{"a": 1}')
+    out = run(["--user", "alice", "report", "get", REAL], workdir)
+    assert out.returncode == 1
+    assert "not a report results file" in out.stderr and f"{REAL}_7d_" in out.stderr
+    assert "internal error" not in out.stderr
+
+
+@pytest.mark.parametrize("name", ["evil\n", "../evil", "evil/x", ".hidden", "Evil"])
+def test_saved_query_names_are_checked_whole(tmp_path, name):
+    build_store(tmp_path, [EVENT], name="data/audit")
+    sql = "SELECT user FROM session_start"
+    created = run(["query", "create", "--name", name, sql], tmp_path)
+    assert created.returncode == 1 and "invalid query name" in created.stderr
+    assert not (tmp_path / "queries").exists() or not any((tmp_path / "queries").iterdir())
+    for command in ("get", "rm"):
+        out = run(["query", command, name], tmp_path)
+        assert out.returncode == 1 and "invalid query name" in out.stderr
+
+
+def test_rule_and_report_names_with_a_trailing_newline_are_refused(tmp_path):
+    from accessmon import alerts
+
+    rule = 'kind: detection_rule\nname: "evil\\n"\nseverity: low\nquery: SELECT 1\ncondition: any_row\n'
+    rules, errors = alerts.parse_rules(rule, "r.yaml")
+    assert not rules and "name" in errors[0]
+    report = (
+        'kind: security_report\nname: "evil\\n"\ntitle: t\nqueries:\n'
+        "  - {name: q, title: t, query: SELECT user FROM session_start}\n"
+    )
+    with pytest.raises(reports.ConfigError, match="name"):
+        reports.parse_definition(report, "x.yaml")
+    with pytest.raises(reports.ConfigError, match="name"):
+        reports.parse_definition(report.replace('"evil\\n"', '".."'), "x.yaml")
+
+
+def test_lock_and_state_names_are_checked_too(tmp_path):
+    with pytest.raises(reports.AccessmonError, match="invalid report name"):
+        reports.report_lock(tmp_path, "../x", 0)
+    with pytest.raises(reports.AccessmonError, match="invalid report state name"):
+        reports.write_state(tmp_path, "../../x_7_days", "RUNNING")
+    assert list(tmp_path.iterdir()) == []
