@@ -7,6 +7,13 @@ touch another report's files, or pass with a trailing newline.
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,3 +154,78 @@ def test_lock_and_state_names_are_checked_too(tmp_path):
     with pytest.raises(reports.AccessmonError, match="invalid report state name"):
         reports.write_state(tmp_path, "../../x_7_days", "RUNNING")
     assert list(tmp_path.iterdir()) == []
+
+
+# -- kill -9 leftovers of a report run (issue 14, point 9) ----------------------------------------
+
+
+def _dead_pid() -> int:
+    done = subprocess.Popen(["true"])
+    done.wait()
+    return done.pid
+
+
+def test_a_running_state_of_a_dead_process_reads_as_interrupted(workdir):
+    out_dir, host = workdir / "reports", socket.gethostname()
+    reports.write_state(out_dir, f"{REAL}_3_days", "RUNNING", host=host, pid=_dead_pid())
+    reports.write_state(out_dir, f"{REAL}_4_days", "RUNNING", host=host, pid=os.getpid())
+    reports.write_state(out_dir, f"{REAL}_5_days", "RUNNING", host="elsewhere", pid=1)
+    out = run(["--user", "alice", "report", "state", REAL], workdir)
+    assert out.returncode == 0, out.stderr
+    lines = {line.split()[0]: line for line in out.stdout.splitlines()}
+    assert re.search(r"\sERROR\s+\S+ \(interrupted\)$", lines[f"{REAL}_3_days"])
+    assert " RUNNING " in lines[f"{REAL}_4_days"]  # this process is alive
+    assert " RUNNING " in lines[f"{REAL}_5_days"]  # another host: only the lock can tell
+    # under the report's lock no run of it is in progress: every RUNNING state is a leftover
+    with reports.report_lock(out_dir, REAL, 0):
+        reports.mark_interrupted(out_dir, REAL)
+    states = {d["name"]: d for d in reports.read_states(out_dir, REAL)}
+    for days in (3, 4, 5):
+        assert states[f"{REAL}_{days}_days"]["state"] == "ERROR"
+        assert states[f"{REAL}_{days}_days"]["error"] == "interrupted"
+    assert states[f"{REAL}_7_days"]["state"] == "SUCCESS"
+
+
+def test_run_folders_of_dead_processes_are_removed(tmp_path):
+    host = socket.gethostname()
+    dead = tmp_path / f".run-{host}.{_dead_pid()}.abc123"
+    alive = tmp_path / f".run-{host}.{os.getpid()}.def456"
+    other = tmp_path / f".run-elsewhere.{_dead_pid()}.ghi789"
+    legacy = tmp_path / ".run-xyz"
+    for folder in (dead, alive, other, legacy):
+        folder.mkdir()
+        (folder / "report.ipynb").write_text("{}")
+    assert reports.remove_dead_run_folders(tmp_path) == [dead]
+    assert not dead.exists() and alive.is_dir() and other.is_dir() and legacy.is_dir()
+
+
+def test_kill_9_during_a_run_then_state_and_the_next_run_clean_up(workdir):
+    """A real run killed with -9 while its notebook executes: `report state` says ERROR
+    (interrupted) at once, and the next run removes the scratch folder it left."""
+    out_dir = workdir / "reports"
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "accessmon", "--user", "alice", "report", "run", REAL],
+        cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        for _ in range(3000):  # the scratch folder appears once the queries have run
+            if list(out_dir.glob(".run-*")) or victim.poll() is not None:
+                break
+            time.sleep(0.1)
+        left = list(out_dir.glob(".run-*"))
+        assert left and victim.poll() is None, "the run ended before it could be killed"
+    finally:
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+    assert left[0].name.startswith(f".run-{socket.gethostname()}.{victim.pid}.")
+    assert left[0].is_dir()
+    state = run(["--user", "alice", "report", "state", REAL], workdir)
+    assert re.search(rf"{REAL}_7_days\s+ERROR\s+\S+ \(interrupted\)", state.stdout), state.stdout
+    again = run(["--user", "alice", "report", "run", REAL], workdir)
+    assert again.returncode == 0, again.stderr
+    assert list(out_dir.glob(".run-*")) == []
+    assert re.search(
+        rf"{REAL}_7_days\s+SUCCESS",
+        run(["--user", "alice", "report", "state", REAL], workdir).stdout,
+    )
