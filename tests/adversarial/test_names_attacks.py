@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from accessmon import reports
 
@@ -229,3 +230,93 @@ def test_kill_9_during_a_run_then_state_and_the_next_run_clean_up(workdir):
         rf"{REAL}_7_days\s+SUCCESS",
         run(["--user", "alice", "report", "state", REAL], workdir).stdout,
     )
+
+
+# -- tctl argument injection (issue 14, point 13) and lock names (point 14) ------------------------
+
+GOOD_ID = "0b6f1c9e-2d4a-4e8b-9c1d-5f3e7a9b2c40"
+REVIEW_RULE = """
+kind: access_monitoring_rule
+version: v1
+metadata: {name: deny-dba}
+spec:
+  subjects: [access_request]
+  condition: 'contains_any(access_request.spec.roles, set("dba"))'
+  desired_state: reviewed
+  automatic_review: {integration: builtin, decision: DENIED}
+"""
+LOCK_RULE = """
+kind: detection_rule
+name: root-lock
+severity: high
+query: SELECT user, count(*) AS count FROM session_start WHERE login = 'root' GROUP BY user
+condition: {any_row: {key: user}}
+actions:
+  - teleport_lock: {target: user, ttl: 1h}
+"""
+DAY = {"start": "2024-03-20", "end": "2024-03-20"}
+
+
+def _request(uid: str, request_id: str) -> dict:
+    return {"event": "access_request.create", "code": "T5000I", "uid": uid, "id": request_id,
+            "time": "2024-03-20T10:00:00.000Z", "user": "mallory", "roles": ["dba"],
+            "reason": "x", "state": "PENDING"}  # fmt: skip
+
+
+def _alert_session(tmp_path: Path, events: list[dict], rule: str, **alerts_cfg):
+    from ..conftest import session_for
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text(rule)
+    cfg = {"alert_log": tmp_path / "alerts.jsonl", "state_file": tmp_path / "state.json",
+           **alerts_cfg}  # fmt: skip
+    store = build_store(tmp_path, events)
+    return session_for(store, rules_dir=tmp_path / "rules", alerts=cfg)
+
+
+def _recording_tctl(tmp_path: Path, monkeypatch) -> Path:
+    """A real executable named tctl, first on PATH, that records its arguments."""
+    bindir, record = tmp_path / "bin", tmp_path / "tctl-calls.jsonl"
+    bindir.mkdir()
+    (bindir / "tctl").write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(record)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+    )
+    (bindir / "tctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    return record
+
+
+def test_a_request_id_never_becomes_a_tctl_flag(tmp_path, monkeypatch):
+    from accessmon import alerts
+
+    record = _recording_tctl(tmp_path, monkeypatch)
+    events = [_request("a", "--approve"), _request("b", "@/etc/passwd"), _request("c", GOOD_ID)]
+    session = _alert_session(tmp_path, events, REVIEW_RULE, apply=True)
+    rule = alerts.load_rules(session.config).rules["deny-dba"]
+    run_ = alerts.run_rule(session, rule, **DAY)
+    calls = [json.loads(x) for x in record.read_text().splitlines()]
+    assert calls == [["request", "review", "--deny", "--author=" + session.user,
+                      "--reason=accessmon: access monitoring rule deny-dba (denied)",
+                      "--", GOOD_ID]]  # fmt: skip
+    refused = sorted(a.key for a in run_.actions if not a.ok)
+    assert refused == ["--approve", "@/etc/passwd"]
+    assert all("refusing request id" in a.detail for a in run_.actions if not a.ok)
+    # a refused id is refused for good: it does not come back on every run
+    again = alerts.run_rule(session, rule, **DAY)
+    assert again.alerts == [] and again.suppressed == 3
+
+
+def test_lookalike_users_get_locks_of_their_own(tmp_path):
+    from accessmon import alerts
+
+    users = ["alice.smith", "alice-smith", "Alice_Smith"]
+    events = [{"event": "session.start", "uid": f"u{i}", "time": "2024-03-20T12:00:00.000Z",
+               "user": u, "login": "root", "sid": f"s{i}"} for i, u in enumerate(users)]  # fmt: skip
+    session = _alert_session(tmp_path, events, LOCK_RULE)
+    rule = alerts.load_rules(session.config).rules["root-lock"]
+    run_ = alerts.run_rule(session, rule, **DAY)
+    paths = [Path(a.path) for a in run_.actions if a.action == "teleport_lock"]
+    assert len(paths) == 3 and len({p.name for p in paths}) == 3
+    targets = sorted(yaml.safe_load(p.read_text())["spec"]["target"]["user"] for p in paths)
+    assert targets == sorted(users)
