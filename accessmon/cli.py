@@ -285,8 +285,15 @@ def query() -> None:
 )
 @click.option("--show-sql", is_flag=True, help="Print the SQL the engine would run, and stop.")
 @click.option("--stats", is_flag=True, help="Print engine statistics on stderr.")
+@click.option(
+    "--csv-guard/--no-csv-guard",
+    default=True,
+    show_default=True,
+    help="With --format csv, prefix text cells that start with = + - @ (a spreadsheet "
+    "formula) with a single quote.",
+)
 @global_options
-def query_exec(sql, name, days, start, end, fmt, show_sql, stats) -> None:
+def query_exec(sql, name, days, start, end, fmt, show_sql, stats, csv_guard) -> None:
     """Run SQL (an argument, or stdin) and print the rows; JSON as tctl prints it."""
     from . import output
 
@@ -307,7 +314,7 @@ def query_exec(sql, name, days, start, end, fmt, show_sql, stats) -> None:
     if fmt == "json":
         click.echo(output.to_tctl_json(result.table))
     elif fmt == "csv":
-        click.echo(output.to_csv(result.table), nl=False)
+        click.echo(output.to_csv(result.table, guard=csv_guard), nl=False)
     else:
         from rich.console import Console
 

