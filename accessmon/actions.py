@@ -8,13 +8,17 @@ configuration says `alerts.apply: true`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import http.client
 import json
 import re
 import shlex
 import shutil
+import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -47,6 +51,8 @@ class ActionResult:
     path: str | None = None
     dry_run: bool = False
     attempts: int | None = None
+    #: a failure that no retry can fix (a refused request id): its alert keeps its cooldown
+    permanent: bool | None = None
 
     def line(self) -> str:
         status = "ok" if self.ok else "FAILED"
@@ -76,6 +82,77 @@ def alert_log(path: Path, record: dict[str, Any], *, dry_run: bool = False) -> A
 # -- webhook ----------------------------------------------------------------------------------
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx to a POST is an answer, not a hop: urllib would turn it into a GET."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+class _Tracked(list):
+    """The connections urllib opens for one attempt, so a deadline can shut them."""
+
+    def factory(self, connection_class: type) -> Callable[..., http.client.HTTPConnection]:
+        def make(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+            conn = connection_class(*args, **kwargs)
+            self.append(conn)
+            return conn
+
+        return make
+
+    def shut(self) -> None:
+        for conn in self:
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            conn.close()
+
+
+def _opener(tracked: _Tracked) -> urllib.request.OpenerDirector:
+    class Http(urllib.request.HTTPHandler):
+        def http_open(self, req):
+            return self.do_open(tracked.factory(http.client.HTTPConnection), req)
+
+    class Https(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(
+                tracked.factory(http.client.HTTPSConnection), req, context=self._context
+            )
+
+    return urllib.request.build_opener(Http, Https, _NoRedirect)
+
+
+def _attempt(request: urllib.request.Request, timeout: float, deadline: float) -> int:
+    """One POST in a worker thread: `timeout` bounds each socket wait, `deadline` the whole
+    attempt, so a server that trickles its headers a byte at a time cannot hold us."""
+    tracked = _Tracked()
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            with _opener(tracked).open(request, timeout=timeout) as response:
+                response.read()
+                outcome["status"] = response.status
+        except BaseException as e:  # handed to the caller's thread
+            outcome["error"] = e
+
+    worker = threading.Thread(target=work, name="accessmon-webhook", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        tracked.shut()
+        worker.join(1.0)
+        raise _DeadlineReached
+    if "error" in outcome:
+        raise outcome["error"]
+    return int(outcome["status"])
+
+
+class _DeadlineReached(Exception):
+    pass
+
+
 def post_webhook(
     url: str,
     payload: dict[str, Any],
@@ -84,13 +161,20 @@ def post_webhook(
     retries: int = 3,
     key: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    deadline_seconds: float | None = None,
 ) -> ActionResult:
     """POST JSON; retry with exponential back-off on 5xx, 429 and timeouts; never raise.
 
-    At most `retries + 1` attempts, each bounded by `timeout`, so a run always ends.
+    At most `retries + 1` attempts, each bounded by `timeout`, and all of them together by
+    `deadline_seconds` [default: timeout × attempts + the back-offs], so a run always ends.
+    A redirect is a failure: following it would turn the POST into a GET.
     """
     if not re.match(r"^https?://", url, re.IGNORECASE):
         return ActionResult("webhook", False, f"refusing webhook URL {url!r}: use http(s)://", key)
+    if deadline_seconds is None:
+        backoffs = sum(min(BACKOFF_SECONDS * 2**n, BACKOFF_CAP_SECONDS) for n in range(retries))
+        deadline_seconds = timeout * (retries + 1) + backoffs
+    deadline = time.monotonic() + deadline_seconds
     body = json.dumps(payload, default=str).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "accessmon"}
     last = ""
@@ -99,18 +183,28 @@ def post_webhook(
         attempts = attempt + 1
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status = response.status
+            status = _attempt(request, timeout, deadline)
             return ActionResult("webhook", True, f"POST {url} -> {status}", key, attempts=attempts)
+        except _DeadlineReached:
+            last = f"no answer within the deadline of {deadline_seconds:g}s"
+            break
         except urllib.error.HTTPError as e:
             last = f"HTTP {e.code} {e.reason}"
+            if 300 <= e.code < 400:
+                where = e.headers.get("Location") if e.headers else None
+                last += f": redirects are not followed for a POST (to {where})"
+                break
             if e.code < 500 and e.code not in _RETRY_STATUS:
                 break
         except (TimeoutError, urllib.error.URLError, http.client.HTTPException, OSError) as e:
             reason = getattr(e, "reason", e)
             last = "timed out" if isinstance(reason, TimeoutError) else f"{reason}"
+        pause = min(BACKOFF_SECONDS * 2**attempt, BACKOFF_CAP_SECONDS)
         if attempt < retries:
-            sleep(min(BACKOFF_SECONDS * 2**attempt, BACKOFF_CAP_SECONDS))
+            if time.monotonic() + pause >= deadline:
+                last += f"; no time left for a retry within {deadline_seconds:g}s"
+                break
+            sleep(pause)
     return ActionResult(
         "webhook",
         False,
@@ -142,9 +236,12 @@ def rfc3339(moment: dt.datetime) -> str:
 
 
 def lock_name(rule: str, target: str, value: str, moment: dt.datetime) -> str:
-    """A readable, unique-enough lock name: rule, target and a timestamp."""
+    """A readable lock name, unique per exact target: `alice.smith`, `alice-smith` and
+    `Alice_Smith` share a slug, so a short hash of the exact rule, target and value follows."""
     slug = re.sub(r"[^a-z0-9]+", "-", f"{rule}-{target}-{value}".lower()).strip("-")[:80]
-    return f"accessmon-{slug}-{moment.astimezone(dt.UTC):%Y%m%d%H%M%S}"
+    exact = "\0".join((rule, target, value)).encode()
+    digest = hashlib.sha256(exact).hexdigest()[:10]
+    return f"accessmon-{slug}-{digest}-{moment.astimezone(dt.UTC):%Y%m%d%H%M%S}"
 
 
 def lock_resource(
@@ -173,7 +270,7 @@ def teleport_lock(
     """Write the lock YAML, then `tctl create -f` it only when applying."""
     path = directory / f"{resource['metadata']['name']}.yaml"
     target = ", ".join(f"{k} {v}" for k, v in resource["spec"]["target"].items())
-    command = [tctl, "create", "-f", str(path)]
+    command = [tctl, "create", "-f", "--", str(path)]
     if dry_run:
         return ActionResult(
             "teleport_lock",
@@ -197,14 +294,24 @@ def teleport_lock(
 # -- tctl -------------------------------------------------------------------------------------
 
 
+#: Teleport's access request ids are UUIDs; anything else is refused, never passed to tctl.
+_REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+
+
 def review_command(
     tctl: str, request_id: str, decision: str, reason: str, author: str
 ) -> list[str]:
-    """`tctl request review --approve|--deny <id> --author <who> --reason "..."`."""
+    """`tctl request review --approve|--deny --author=<who> --reason=<why> -- <id>`.
+
+    The id comes from the audit log, that is from whoever made the request: it must be a
+    UUID and comes after `--`; values are joined to their flags, so none is read as a flag."""
     if decision not in ("APPROVED", "DENIED"):
         raise ValueError(f"decision must be APPROVED or DENIED, not {decision!r}")
+    if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
+        raise ValueError(f"refusing request id {request_id!r}: Teleport's request ids are UUIDs")
     flag = "--approve" if decision == "APPROVED" else "--deny"
-    return [tctl, "request", "review", flag, request_id, "--author", author, "--reason", reason]
+    return [tctl, "request", "review", flag, f"--author={author}", f"--reason={reason}", "--",
+            request_id]  # fmt: skip
 
 
 def run_tctl(

@@ -17,7 +17,7 @@ import json
 import operator
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -691,6 +691,66 @@ def claim(
         return fresh
 
 
+def release(
+    state_file: Path,
+    rule: str,
+    keys: Iterable[str],
+    now: dt.datetime,
+    *,
+    wait_seconds: float = STATE_LOCK_WAIT_SECONDS,
+) -> None:
+    """Undo `claim` for keys whose actions failed, so the next run alerts on them again:
+    the cooldown is kept only for alerts that were acted on."""
+    with _state_lock(state_file, wait_seconds):
+        state = read_state(state_file)
+        seen = state.get(rule, {})
+        mine = _stamp(now)
+        dropped = {k for k in keys if seen.get(k) == mine}
+        if dropped:
+            state[rule] = {k: v for k, v in seen.items() if k not in dropped}
+            atomic_write_text(json.dumps(state, indent=1, sort_keys=True), state_file)
+
+
+#: Where the state file keeps failed webhook deliveries, per rule (rule names never start
+#: with `_`), and how many it keeps per rule: the oldest go first.
+PENDING = "_pending_deliveries"
+MAX_PENDING = 50
+
+
+def keep_delivery(
+    state_file: Path,
+    rule: str,
+    delivery: dict[str, Any],
+    *,
+    wait_seconds: float = STATE_LOCK_WAIT_SECONDS,
+) -> None:
+    """Keep a failed webhook delivery (url and payload) for the next run of `rule`."""
+    delivery = {"failed_at": _stamp(dt.datetime.now(dt.UTC)), **delivery}
+    with _state_lock(state_file, wait_seconds):
+        state = read_state(state_file)
+        pending = state.get(PENDING, {})
+        kept = [d for d in pending.get(rule, []) if isinstance(d, dict)] + [delivery]
+        pending[rule] = kept[-MAX_PENDING:]
+        state[PENDING] = pending
+        atomic_write_text(json.dumps(state, indent=1, sort_keys=True), state_file)
+
+
+def take_deliveries(
+    state_file: Path, rule: str, *, wait_seconds: float = STATE_LOCK_WAIT_SECONDS
+) -> list[dict[str, Any]]:
+    """The failed deliveries kept for `rule`, removed from the state in the same locked step,
+    so two overlapping runs never both send one."""
+    with _state_lock(state_file, wait_seconds):
+        state = read_state(state_file)
+        pending = state.get(PENDING, {})
+        taken = pending.pop(rule, None)
+        if not taken:
+            return []
+        state[PENDING] = pending
+        atomic_write_text(json.dumps(state, indent=1, sort_keys=True), state_file)
+    return [d for d in taken if isinstance(d, dict) and d.get("url") and "payload" in d]
+
+
 # -- running ----------------------------------------------------------------------------------
 
 
@@ -948,12 +1008,34 @@ def _webhook(
         return actions.ActionResult(
             "webhook", True, f"would POST {len(run.alerts)} alerts{to} to {url}", dry_run=True
         )
+    payload = webhook_payload(rule, run, recipients, session.user)
+    result = _post(session, url, payload)
+    if not result.ok:
+        keep_delivery(Path(alerts.state_file), rule.name, {"url": url, "payload": payload})
+        result.detail += "; kept for the next run"
+    return result
+
+
+def _post(session: Session, url: str, payload: dict[str, Any]) -> actions.ActionResult:
+    alerts = session.config.alerts
     return actions.post_webhook(
-        url,
-        webhook_payload(rule, run, recipients, session.user),
-        timeout=alerts.webhook_timeout_seconds,
-        retries=alerts.webhook_retries,
+        url, payload, timeout=alerts.webhook_timeout_seconds, retries=alerts.webhook_retries
     )
+
+
+def _redeliver(session: Session, rule: Rule) -> list[actions.ActionResult]:
+    """The webhook deliveries of earlier runs of `rule` that failed, tried once more; those
+    that fail again are kept for the run after."""
+    state_file = Path(session.config.alerts.state_file)
+    results = []
+    for delivery in take_deliveries(state_file, rule.name):
+        result = _post(session, delivery["url"], delivery["payload"])
+        result.detail = f"delivery kept from {delivery.get('failed_at', '?')}: {result.detail}"
+        if not result.ok:
+            keep_delivery(state_file, rule.name, delivery)
+            result.detail += "; kept for the next run"
+        results.append(result)
+    return results
 
 
 def _lock_message(template: str | None, rule: Rule, alert: Alert, value: str) -> str:
@@ -1026,9 +1108,15 @@ def _act(
         if review and spec.desired_state == "reviewed" and review.integration == "builtin":
             reason = f"accessmon: access monitoring rule {rule.name} ({review.decision.lower()})"
             for alert in run.alerts:
-                command = actions.review_command(
-                    config.tctl, alert.key, review.decision, reason, session.user
-                )
+                try:
+                    command = actions.review_command(
+                        config.tctl, alert.key, review.decision, reason, session.user
+                    )
+                except ValueError as e:
+                    refused = actions.ActionResult("tctl_review", False, str(e), alert.key)
+                    refused.permanent = True
+                    results.append(refused)
+                    continue
                 results.append(
                     actions.run_tctl(
                         command,
@@ -1090,6 +1178,8 @@ def run_rule(
     run = RuleRun(rule.name, rule.kind, rule.severity, window, dry_run)
     stamp = actions.rfc3339(now)
     try:
+        if not dry_run:
+            run.actions = _redeliver(session, rule)
         if rule.kind == "access_monitoring_rule":
             found = _teleport_alerts(session, rule, window, stamp)
         else:
@@ -1105,7 +1195,11 @@ def run_rule(
         run.alerts = [a for a in found if a.key in fresh]
         run.suppressed = len(found) - len(run.alerts)
         if run.alerts:
-            run.actions = _act(session, rule, run, now, dry_run)
+            acted = _act(session, rule, run, now, dry_run)
+            run.actions += acted
+            failed_keys = {a.key for a in acted if not (a.ok or a.permanent) and a.key}
+            if failed_keys and not dry_run:  # the cooldown holds only what was done
+                release(Path(session.config.alerts.state_file), rule.name, failed_keys, now)
     except AccessmonError as e:
         run.error = str(e)
     failed = [a.detail for a in run.actions if not a.ok]

@@ -223,8 +223,15 @@ def query() -> None:
 )
 @click.option("--show-sql", is_flag=True, help="Print the SQL the engine would run, and stop.")
 @click.option("--stats", is_flag=True, help="Print engine statistics on stderr.")
+@click.option(
+    "--csv-guard/--no-csv-guard",
+    default=True,
+    show_default=True,
+    help="With --format csv, prefix text cells that start with = + - @ (a spreadsheet "
+    "formula) with a single quote.",
+)
 @global_options
-def query_exec(sql, name, days, start, end, fmt, show_sql, stats) -> None:
+def query_exec(sql, name, days, start, end, fmt, show_sql, stats, csv_guard) -> None:
     """Run SQL (an argument, or stdin) and print the rows; JSON as tctl prints it."""
     from . import output
 
@@ -245,7 +252,7 @@ def query_exec(sql, name, days, start, end, fmt, show_sql, stats) -> None:
     if fmt == "json":
         click.echo(output.to_tctl_json(result.table))
     elif fmt == "csv":
-        click.echo(output.to_csv(result.table), nl=False)
+        click.echo(output.to_csv(result.table, guard=csv_guard), nl=False)
     else:
         from rich.console import Console
 
@@ -388,7 +395,7 @@ def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
 @global_options
 def report_get(name: str, fmt: str) -> None:
     """Print the latest results of a report."""
-    from .reports import ReportRun, latest_results
+    from .reports import latest_results, read_results
 
     session = _session()
     with session.checked(audit.REPORT_GET, "read", "security_report", name=name) as extra:
@@ -396,7 +403,7 @@ def report_get(name: str, fmt: str) -> None:
         if path is None:
             raise AccessmonError(f"no results for {name} yet: run `accessmon report run {name}`")
         extra["results"] = str(path)
-        run = ReportRun.from_json(path.read_text(encoding="utf-8"))
+        run = read_results(path)
     if fmt == "json":
         click.echo(path.read_text())
         return
@@ -421,7 +428,8 @@ def report_state(name: str) -> None:
         if not states:
             raise AccessmonError(f"{name} has not run yet")
     for doc in states:
-        click.echo(f"{doc['name']:<48} {doc['state']:<8} {doc['updated_at']}")
+        why = f" ({doc['error']})" if doc.get("error") else ""
+        click.echo(f"{doc['name']:<48} {doc['state']:<8} {doc['updated_at']}{why}")
 
 
 @main.command()

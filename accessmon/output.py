@@ -53,11 +53,35 @@ def to_tctl_json(table: pa.Table) -> str:
     return json.dumps(objs, ensure_ascii=False)
 
 
-def to_csv(table: pa.Table) -> str:
+#: What a spreadsheet reads as the start of a formula (OWASP, CSV injection): `=cmd|' /C calc'!A0`.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, with a single quote in front (OWASP);
+    anything else as it is. Audit data is written by whoever logs in: never trust a cell."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _numeric(typ: pa.DataType) -> bool:
+    return pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_decimal(typ)
+
+
+def to_csv(table: pa.Table, guard: bool = True) -> str:
+    """CSV with a header; with `guard`, text cells (and names) that would start a formula in a
+    spreadsheet are prefixed with `'`. Numbers are left alone: `-5` is not a formula."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(table.column_names)
-    writer.writerows(text_rows(table))
+    if not guard:
+        writer.writerow(table.column_names)
+        writer.writerows(text_rows(table))
+        return buf.getvalue()
+    text = [not _numeric(f.type) for f in table.schema]
+    writer.writerow([guard_cell(name) for name in table.column_names])
+    for row in text_rows(table):
+        writer.writerow([guard_cell(v) if t else v for v, t in zip(row, text, strict=True)])
     return buf.getvalue()
 
 

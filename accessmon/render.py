@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import audit, reports
+from . import reports
 from .errors import AccessmonError
 from .store import atomic_write_text
 from .window import Window
@@ -121,17 +122,18 @@ def render(
     wait_seconds: float = 600,
     progress=None,
 ) -> Rendered:
-    """`accessmon report run`: state RUNNING, then SUCCESS or ERROR, under the report's lock."""
-    fields = {"engine": session.config.engine, **window.describe()}
-    try:  # a denied user touches no file: no folder, lock or state
-        session.authorize("use", "security_report")
-    except AccessmonError as e:
-        session.audit(audit.REPORT_RUN, success=False, error=str(e), name=name, **fields)
-        raise
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """`accessmon report run`: state RUNNING, then SUCCESS or ERROR, under the report's lock.
+
+    The role check and the name come first: a refused run writes nothing, anywhere."""
+    reports.check_run(session, name, window)
     key = reports.state_name(name, window)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports.remove_dead_run_folders(out_dir)
+    fields = {"engine": session.config.engine, **window.describe()}
     with reports.report_lock(out_dir, name, wait_seconds, session, **fields):
-        reports.write_state(out_dir, key, "RUNNING")
+        reports.mark_interrupted(out_dir, name)
+        here = {"host": socket.gethostname(), "pid": os.getpid()}
+        reports.write_state(out_dir, key, "RUNNING", **here)
         state = "ERROR"
         rendered: Rendered | None = None
         try:
@@ -150,7 +152,8 @@ def render(
                 published=published,
                 failed=[q.name for q in run.queries if q.error],
             )
-            with tempfile.TemporaryDirectory(dir=out_dir, prefix=".run-") as tmp:
+            prefix = reports.run_folder_prefix()
+            with tempfile.TemporaryDirectory(dir=out_dir, prefix=prefix) as tmp:
                 executed = Path(tmp) / "report.ipynb"
                 execute_notebook(_parameters(session, name, results), executed)
                 if fmt in ("html", "both"):

@@ -10,6 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import logging
+import os
+import re
+import shutil
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -22,6 +27,7 @@ from . import audit
 from .config import line_of
 from .errors import AccessmonError, ConfigError
 from .locks import exclusive
+from .names import NAME_PATTERN, check_name
 from .resources import load_document
 from .store import atomic_write_text
 from .validate import check_query
@@ -34,6 +40,9 @@ if TYPE_CHECKING:
     from .session import Session
 
 STATES = ("RUNNING", "SUCCESS", "ERROR")
+#: What `report state` says of a run whose process is gone (kill -9, a reboot).
+INTERRUPTED = "interrupted"
+_log = logging.getLogger("accessmon")
 
 
 class _Model(BaseModel):
@@ -58,7 +67,7 @@ class ReportQuery(_Model):
 
 class ReportDefinition(_Model):
     kind: Literal["security_report"]
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=rf"^{NAME_PATTERN}$")  # pydantic's regex: `$` is the very end
     title: str
     description: str = ""
     version: str = "0.0.1"
@@ -269,6 +278,19 @@ def run_query(session: Session, q: ReportQuery, window: Window) -> QueryOutcome:
     return outcome
 
 
+def check_run(session: Session, name: str, window: Window) -> ReportDefinition:
+    """`use` on security_report, a safe name and a known report, before any file work;
+    a refusal is audited and raised, and leaves no file behind."""
+    fields = {"name": name, "engine": session.config.engine, **window.describe()}
+    try:
+        session.authorize("use", "security_report")
+        check_name(name, "report")
+        return get_definition(Path(session.config.reports_dir), name)
+    except AccessmonError as e:
+        session.audit(audit.REPORT_RUN, success=False, error=str(e), state="ERROR", **fields)
+        raise
+
+
 def run_report(
     session: Session,
     name: str,
@@ -280,12 +302,7 @@ def run_report(
     """Run every query of a report: `use` on security_report, one audit line for the run."""
     window = Window.resolve(days, start, end)
     fields = {"name": name, "engine": session.config.engine, **window.describe()}
-    try:
-        session.authorize("use", "security_report")
-        definition = get_definition(Path(session.config.reports_dir), name)
-    except AccessmonError as e:
-        session.audit(audit.REPORT_RUN, success=False, error=str(e), state="ERROR", **fields)
-        raise
+    definition = check_run(session, name, window)
     outcomes = []
     for i, q in enumerate(definition.queries, start=1):
         outcome = run_query(session, q, window)
@@ -340,9 +357,15 @@ def run_report(
 
 def state_name(name: str, window: Window) -> str:
     """Teleport's `<report>_<days>_days`, or `<report>_<from>_<to>` for a date range."""
+    check_name(name, "report")
     if window.days:
         return f"{name}_{window.days}_days"
     return f"{name}_{window.start}_{window.end}"
+
+
+#: What follows `<report>_` in a state file and in a results file: the window, then a stamp.
+_STATE_SUFFIX = r"_(?:\d+_days|\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2})\.json"
+_RESULTS_SUFFIX = r"_(?:\d+d|\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2})_\d{8}T\d{6}Z\.json"
 
 
 def _state_dir(output_dir: Path) -> Path:
@@ -350,22 +373,114 @@ def _state_dir(output_dir: Path) -> Path:
 
 
 def write_state(output_dir: Path, key: str, state: str, **extra: Any) -> None:
+    check_name(key, "report state")
     doc = {"name": key, "state": state, "updated_at": dt.datetime.now(dt.UTC).isoformat(), **extra}
     atomic_write_text(json.dumps(doc, indent=1), _state_dir(output_dir) / f"{key}.json")
 
 
-def read_states(output_dir: Path, name: str) -> list[dict[str, Any]]:
-    folder = _state_dir(output_dir)
+def _own_files(folder: Path, name: str, suffix: str) -> list[Path]:
+    """The files of report `name` in `folder` only: no glob, so neither a name nor a longer
+    report's prefix (`team` and `team_checks`) reaches files that are not its own."""
+    pattern = re.compile(re.escape(check_name(name, "report")) + suffix)
     if not folder.is_dir():
         return []
-    docs = [json.loads(p.read_text()) for p in sorted(folder.glob(f"{name}_*.json"))]
+    return sorted(p for p in folder.iterdir() if pattern.fullmatch(p.name) and p.is_file())
+
+
+def _state_doc(path: Path) -> dict[str, Any] | None:
+    """A state file's document, or None (with a warning) for anything else found there."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        _log.warning("warning: skipping %s: not a report state file (%s)", path, e)
+        return None
+    if not (
+        isinstance(doc, dict)
+        and all(isinstance(doc.get(k), str) for k in ("name", "state", "updated_at"))
+    ):
+        _log.warning("warning: skipping %s: not a report state file", path)
+        return None
+    return doc
+
+
+def _host_pid(prefix: str, text: str) -> tuple[str, int] | None:
+    host, _, rest = text.removeprefix(prefix).rpartition(".")
+    return (host, int(rest)) if host and rest.isdigit() else None
+
+
+def _gone(doc: dict[str, Any]) -> bool:
+    """A RUNNING state written by a process of this host that no longer exists."""
+    pid = doc.get("pid")
+    if doc.get("host") != socket.gethostname() or not isinstance(pid, int):
+        return False
+    return not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
+
+
+def read_states(output_dir: Path, name: str) -> list[dict[str, Any]]:
+    """The report's state documents, newest first; a RUNNING run whose process is gone
+    reads as ERROR (interrupted)."""
+    docs = []
+    for path in _own_files(_state_dir(output_dir), name, _STATE_SUFFIX):
+        doc = _state_doc(path)
+        if doc is None:
+            continue
+        if doc["state"] == "RUNNING" and _gone(doc):
+            doc = {**doc, "state": "ERROR", "error": INTERRUPTED}
+        docs.append(doc)
     return sorted(docs, key=lambda d: d["updated_at"], reverse=True)
+
+
+def mark_interrupted(output_dir: Path, name: str) -> None:
+    """Under the report's lock no run of it is in progress: a RUNNING state is a leftover."""
+    for path in _own_files(_state_dir(output_dir), name, _STATE_SUFFIX):
+        doc = _state_doc(path)
+        if doc is not None and doc["state"] == "RUNNING":
+            extra = {k: v for k, v in doc.items() if k not in ("name", "state", "updated_at")}
+            write_state(output_dir, doc["name"], "ERROR", **{**extra, "error": INTERRUPTED})
+
+
+RUN_PREFIX = ".run-"
+
+
+def run_folder_prefix() -> str:
+    """`.run-<host>.<pid>.`: the scratch folder of a headless run, named after its process."""
+    return f"{RUN_PREFIX}{socket.gethostname()}.{os.getpid()}."
+
+
+def remove_dead_run_folders(output_dir: Path) -> list[Path]:
+    """The scratch folders of this user's runs on this host whose process is gone (kill -9),
+    as the DuckDB engine does for its spill folders."""
+    host, removed = socket.gethostname(), []
+    if not output_dir.is_dir():
+        return removed
+    for entry in output_dir.iterdir():
+        if not entry.name.startswith(RUN_PREFIX):
+            continue
+        found = _host_pid(RUN_PREFIX, entry.name.rsplit(".", 1)[0])
+        if found is None or found[0] != host or _alive(found[1]):
+            continue
+        try:
+            if entry.is_dir() and entry.stat().st_uid == os.getuid():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        except OSError:
+            continue
+    return removed
 
 
 def latest_results(output_dir: Path, name: str) -> Path | None:
     candidates = sorted(
-        (p for p in output_dir.glob(f"{name}_*.json") if p.is_file()),
-        key=lambda p: p.stat().st_mtime,
+        _own_files(output_dir, name, _RESULTS_SUFFIX), key=lambda p: p.stat().st_mtime
     )
     return candidates[-1] if candidates else None
 
@@ -375,7 +490,7 @@ def report_lock(
 ):
     """Serialise runs of one report: an overlapping cron run waits, then gives up cleanly
     (and, given the session, the give-up is a failed run in the audit trail)."""
-    path = _state_dir(output_dir) / f"{name}.lock"
+    path = _state_dir(output_dir) / f"{check_name(name, 'report')}.lock"
 
     def busy() -> ReportBusy:
         error = ReportBusy(f"another run of {name} is in progress (lock {path}); try again later")
@@ -531,7 +646,17 @@ def display_report(run: ReportRun) -> None:
 def load_results(session: Session, path: str | Path) -> ReportRun:
     """A saved run, for the notebook in headless mode and `report get` (`read`, audited)."""
     with session.checked(audit.REPORT_GET, "read", "security_report", results=str(path)):
-        return ReportRun.from_json(Path(path).read_text(encoding="utf-8"))
+        return read_results(Path(path))
+
+
+def read_results(path: Path) -> ReportRun:
+    """A results file, or an error naming it: the folder may hold other JSON."""
+    try:
+        return ReportRun.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
+        raise AccessmonError(
+            f"{path}: not a report results file ({type(e).__name__}: {e})"
+        ) from None
 
 
 def save_results(run: ReportRun, path: Path) -> Path:

@@ -14,7 +14,8 @@ from .store import atomic_write_text
 from .validate import check_query
 from .views import did_you_mean
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+#: fullmatch, not match with `$`: `$` also matches before a trailing newline (`evil\n`).
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class AuditQuery:
 
 
 def _path(directory: Path, name: str) -> Path:
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise AccessmonError(
             f"invalid query name {name!r}: use lower-case letters, digits, '-', '_' or '.'"
         )

@@ -274,14 +274,17 @@ class QueryEditor:
         return self.figure
 
     @_recorded
-    def export(self, fmt: str = "csv", path: str | Path | None = None) -> Path:
-        """Write the result (in the current sort order) to CSV or Parquet, atomically."""
+    def export(
+        self, fmt: str = "csv", path: str | Path | None = None, csv_guard: bool = True
+    ) -> Path:
+        """Write the result (in the current sort order) to CSV or Parquet, atomically; CSV
+        text cells that a spreadsheet would run as a formula get a `'` unless `csv_guard=False`."""
         frame = self._need_frame()
         if fmt not in EXPORT_FORMATS:
             raise AccessmonError(f"export format must be csv or parquet, not {fmt!r}")
         target = Path(path) if path else default_export_path(self.name or "query", fmt)
         if fmt == "csv":
-            write = functools.partial(_write_csv, frame)
+            write = functools.partial(_write_csv, frame, guard=csv_guard)
         else:
             table = self.result.table if self.result is not None else None
             write = functools.partial(_write_parquet, table, frame, list(frame.index))
@@ -507,12 +510,21 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """CSV via pandas; lists and structs as JSON text rather than numpy's repr."""
+def _write_csv(frame: pd.DataFrame, path: Path, guard: bool = True) -> None:
+    """CSV via pandas; lists and structs as JSON text rather than numpy's repr; with `guard`,
+    text that a spreadsheet would run as a formula starts with `'` (numbers are left alone)."""
+    import pandas as pd
+
+    from .output import guard_cell
+
     out = frame.copy()
     for column in out.columns:
         if out[column].dtype == object:
             out[column] = out[column].map(_csv_value)
+        if guard and pd.api.types.is_string_dtype(out[column].dtype):  # object or string
+            out[column] = out[column].map(guard_cell)
+    if guard:
+        out.columns = [guard_cell(str(c)) for c in out.columns]
     out.to_csv(path, index=False)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -32,6 +33,8 @@ RULES = FIXTURES / "rules"
 EVENTS = [json.loads(line) for line in (FIXTURES / "events.jsonl").read_text().splitlines()]
 DAY = {"start": "2024-03-20", "end": "2024-03-20"}
 NOW = dt.datetime(2024, 3, 20, 18, 0, tzinfo=dt.UTC)
+#: The fixture's access request ids: UUIDs, as Teleport's are (req-1 ... req-5).
+REQ = {n: f"3f2b6c1e-5a4d-4c8e-9b7a-00000000000{n}" for n in range(1, 6)}
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 ROOT_RULE = """
@@ -305,18 +308,18 @@ def test_teleport_rules_match_requests_and_review_them(make_session):
             for name in ("dba-requests", "prod-db-approve", "dba-team")
         }
     # break-glass (req-2) is excluded, bob asked for viewer (req-3), req-5 is outside the window
-    assert [a.key for a in runs["dba-requests"].alerts] == ["req-1", "req-4"]
-    assert [a.key for a in runs["prod-db-approve"].alerts] == ["req-1"]
+    assert [a.key for a in runs["dba-requests"].alerts] == [REQ[1], REQ[4]]
+    assert [a.key for a in runs["prod-db-approve"].alerts] == [REQ[1]]
     # alice's user resource has team: dba; carol's request holds admin
-    assert [a.key for a in runs["dba-team"].alerts] == ["req-1", "req-4"]
+    assert [a.key for a in runs["dba-team"].alerts] == [REQ[1], REQ[4]]
     reviews = [r.command for rr in runs.values() for r in rr.actions if r.action == "tctl_review"]
     assert reviews == [
-        ["tctl", "request", "review", "--deny", "req-1", "--author", "analyst",
-         "--reason", "accessmon: access monitoring rule dba-requests (denied)"],
-        ["tctl", "request", "review", "--deny", "req-4", "--author", "analyst",
-         "--reason", "accessmon: access monitoring rule dba-requests (denied)"],
-        ["tctl", "request", "review", "--approve", "req-1", "--author", "analyst",
-         "--reason", "accessmon: access monitoring rule prod-db-approve (approved)"],
+        ["tctl", "request", "review", "--deny", "--author=analyst",
+         "--reason=accessmon: access monitoring rule dba-requests (denied)", "--", REQ[1]],
+        ["tctl", "request", "review", "--deny", "--author=analyst",
+         "--reason=accessmon: access monitoring rule dba-requests (denied)", "--", REQ[4]],
+        ["tctl", "request", "review", "--approve", "--author=analyst",
+         "--reason=accessmon: access monitoring rule prod-db-approve (approved)", "--", REQ[1]],
     ]  # fmt: skip
     for rule_run in runs.values():
         assert rule_run.ok and rule_run.error is None
@@ -328,11 +331,11 @@ def test_teleport_rules_match_requests_and_review_them(make_session):
     assert payload["rule"] == "dba-requests" and payload["kind"] == "access_monitoring_rule"
     assert payload["recipients"] == ["#sec-alerts", "oncall@example.com"]
     assert payload["notification"] == "webhook"
-    assert payload["request_ids"] == ["req-1", "req-4"]
+    assert payload["request_ids"] == [REQ[1], REQ[4]]
     assert payload["window"] == {"start": "2024-03-20", "end": "2024-03-20"}
     assert payload["alerts"][0]["rows"][0]["roles"] == ["dba"]
     assert payload["text"].startswith("*[MEDIUM] accessmon rule dba-requests: 2 alerts")
-    assert "request req-1: alice@example.com requested dba (incident 42)" in payload["text"]
+    assert f"request {REQ[1]}: alice@example.com requested dba (incident 42)" in payload["text"]
     assert "For: #sec-alerts, oncall@example.com" in payload["text"]
 
 
@@ -559,7 +562,8 @@ def test_lock_yaml_parses_as_a_teleport_lock(make_session, tmp_path):
                                 ("root-login-lock", "login", "root")):  # fmt: skip
         run = alerts.run_rule(session, ruleset.rules[name], **DAY, now=NOW)
         (lock,) = [a for a in run.actions if a.action == "teleport_lock"]
-        assert lock.ok and lock.dry_run and lock.command == ["tctl", "create", "-f", lock.path]
+        assert lock.ok and lock.dry_run
+        assert lock.command == ["tctl", "create", "-f", "--", lock.path]
         path = Path(lock.path)
         assert path.parent == tmp_path / "locks"
         doc = yaml.safe_load(path.read_text())
@@ -605,9 +609,9 @@ def test_apply_runs_tctl_from_path(make_session, tmp_path, stub_tctl):
     (lock,) = [a for a in lock_run.actions if a.action == "teleport_lock"]
     assert not lock.dry_run and lock.detail.startswith("lock user alice@example.com: ran tctl")
     assert calls(stub_tctl) == [
-        ["create", "-f", lock.path],
-        ["request", "review", "--approve", "req-1", "--author", "analyst", "--reason",
-         "accessmon: access monitoring rule prod-db-approve (approved)"],
+        ["create", "-f", "--", lock.path],
+        ["request", "review", "--approve", "--author=analyst",
+         "--reason=accessmon: access monitoring rule prod-db-approve (approved)", "--", REQ[1]],
     ]  # fmt: skip
     assert audit_events(session)[-1]["applied"] is True
 
@@ -752,10 +756,10 @@ def test_cli_alert_run(workdir):
         assert out.stdout.splitlines()[0] == (
             "dba-requests: 2 alerts (0 within cooldown) over 2024-03-20 to 2024-03-20"
         )
-        assert "  ALERT medium   dba-requests id=req-1 value=1" in out.stdout
-        reason = shlex.quote("accessmon: access monitoring rule dba-requests (denied)")
-        assert (f"    tctl_review: dry run: would run: tctl request review --deny req-1 "
-                f"--author analyst --reason {reason} (alerts.apply is false)") in out.stdout  # fmt: skip
+        assert f"  ALERT medium   dba-requests id={REQ[1]} value=1" in out.stdout
+        reason = shlex.quote("--reason=accessmon: access monitoring rule dba-requests (denied)")
+        assert (f"    tctl_review: dry run: would run: tctl request review --deny "
+                f"--author=analyst {reason} -- {REQ[1]} (alerts.apply is false)") in out.stdout  # fmt: skip
         assert f"  webhook: ok: POST {hook.url} -> 200" in out.stdout
         assert len(hook.requests) == 1
         again = run(["alert", "run", "dba-requests", *day, "--user", "analyst"], workdir)
@@ -811,3 +815,112 @@ def test_cli_failed_action_exits_non_zero(workdir):
     assert "error: dba-requests: webhook: POST" in out.stderr and "HTTP 500" in out.stderr
     assert "Traceback" not in out.stderr
     assert "alert_log: ok" in out.stdout
+
+
+# -- issue 14.15: failed deliveries are kept, a total deadline, no redirects for a POST ---------
+
+
+def test_a_failed_webhook_delivery_is_kept_and_sent_by_the_next_run(make_session):
+    with webhook_server(500) as hook:
+        session = make_session(webhook_url=hook.url, webhook_retries=0)
+        rule = alerts.load_rules(session.config).rules["dba-requests"]
+        first = alerts.run_rule(session, rule, **DAY, now=NOW)
+        (failed,) = [a for a in first.actions if a.action == "webhook"]
+        assert not failed.ok and failed.detail.endswith("kept for the next run")
+        state = json.loads(Path(session.config.alerts.state_file).read_text())
+        (kept,) = state[alerts.PENDING]["dba-requests"]
+        assert kept["url"] == hook.url and kept["payload"] == hook.requests[0]["json"]
+        later = NOW + dt.timedelta(minutes=5)
+        second = alerts.run_rule(session, rule, **DAY, now=later)
+        assert second.ok and second.alerts == [] and second.suppressed == 2
+        (redelivered,) = second.actions
+        assert redelivered.ok and redelivered.detail.startswith("delivery kept from ")
+        assert [r["json"] for r in hook.requests] == [kept["payload"]] * 2
+        third = alerts.run_rule(session, rule, **DAY, now=later)
+        assert third.actions == [] and len(hook.requests) == 2
+    state = json.loads(Path(session.config.alerts.state_file).read_text())
+    assert state[alerts.PENDING] == {}
+
+
+def test_a_failed_lock_keeps_no_cooldown_so_the_next_run_tries_again(make_session, tmp_path, monkeypatch):  # fmt: skip
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    folder = write_rules(tmp_path / "r", ROOT_RULE)
+    session = make_session(rules_dir=folder, apply=True, tctl="tctl-missing")
+    rule = alerts.load_rules(session.config).rules["root-logins"]
+    first = alerts.run_rule(session, rule, **DAY, now=NOW)
+    assert [a.key for a in first.alerts] == ["alice@example.com"] and not first.ok
+    second = alerts.run_rule(session, rule, **DAY, now=NOW + dt.timedelta(hours=1))
+    assert [a.key for a in second.alerts] == ["alice@example.com"] and second.suppressed == 0
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """Answers a POST with a status line, then one header byte every 50 ms."""
+
+    total = 200
+    sent = 0
+    cut = threading.Event()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        try:
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(self.total):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                type(self).sent += 1
+                time.sleep(0.05)
+            self.wfile.write(b"\r\nContent-Length: 0\r\n\r\n")
+        except OSError:
+            type(self).cut.set()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextmanager
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_that_trickles_headers_meets_the_total_deadline():
+    with _serve(_Trickle) as url:
+        result = actions.post_webhook(url, {"text": "x"}, timeout=0.5, retries=1)
+        assert _Trickle.cut.wait(30), "the server never saw the client leave"
+    assert not result.ok and "deadline" in result.detail, result.detail
+    assert result.attempts == 1 and _Trickle.sent < _Trickle.total
+
+
+class _Redirect(BaseHTTPRequestHandler):
+    gets: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(302)
+        self.send_header("Location", "/landing")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        type(self).gets.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_redirect_to_a_post_is_a_failure_not_a_get():
+    with _serve(_Redirect) as url:
+        result = actions.post_webhook(url, {"text": "x"}, retries=3, sleep=lambda s: None)
+    assert not result.ok and result.attempts == 1
+    assert "HTTP 302" in result.detail and "redirects are not followed" in result.detail
+    assert _Redirect.gets == []

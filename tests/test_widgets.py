@@ -334,3 +334,19 @@ def test_importing_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_csv_export_guards_formulas(editor, tmp_path):
+    """Issue 14.18: text a spreadsheet would run as a formula gets a `'`; numbers stay numbers."""
+    editor.set_sql(
+        "SELECT '=cmd|'' /C calc''!A0' AS formula, '@SUM(1)' AS at, '-2+3' AS minus, "
+        "'plain' AS plain, -5 AS n, 1 AS \"=name\" FROM session_start LIMIT 1"
+    )
+    editor.run()
+    guarded = pd.read_csv(editor.export("csv", tmp_path / "g.csv"), dtype=str)
+    assert guarded.iloc[0].to_dict() == {
+        "formula": "'=cmd|' /C calc'!A0", "at": "'@SUM(1)", "minus": "'-2+3",
+        "plain": "plain", "n": "-5", "'=name": "1",
+    }  # fmt: skip
+    raw = pd.read_csv(editor.export("csv", tmp_path / "r.csv", csv_guard=False), dtype=str)
+    assert raw["formula"].iloc[0] == "=cmd|' /C calc'!A0" and "=name" in raw.columns

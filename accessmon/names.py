@@ -1,0 +1,29 @@
+"""Names that end up in file names: reports, rules, saved queries, their state and locks.
+
+One rule, checked with `fullmatch` before any file work, so a name can never carry a `/`,
+a `..`, a glob character or a trailing newline (`$` in a regex matches before one).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import AccessmonError
+
+#: A letter or digit first (no `.`, `..` or hidden files), then letters, digits, `_ . -`.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
+_NAME = re.compile(NAME_PATTERN)
+
+
+class InvalidName(AccessmonError):
+    """A name that would not stay a plain file name inside its folder."""
+
+
+def check_name(name: object, what: str) -> str:
+    """`name` itself when it is a safe file name; else InvalidName naming `what` it was for."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise InvalidName(
+            f"invalid {what} name {name!r}: use letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit, at most 128 characters"
+        )
+    return name
