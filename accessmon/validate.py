@@ -57,10 +57,10 @@ REFUSED_FUNCTIONS: dict[str, tuple[str, ...]] = {
     ),
     "reads the catalog or the host": (
         "duckdb_*", "pg_*", "has_*", "col_description*", "obj_description*",
-        "shobj_description*", "current_*", "session_user*", "txid_*", "version*", "platform*",
-        "user_agent*", "extension_versions*", "database_list*", "database_size*", "functions*",
-        "table_info*", "storage_info*", "metadata_info*", "in_search_path*", "inet_*",
-        "summary*", "show*", "test_*", "__*",
+        "shobj_description*", "current_*", "session_user*", "user", "txid_*", "version*",
+        "platform*", "user_agent*", "extension_versions*", "database_list*", "database_size*",
+        "functions*", "table_info*", "storage_info*", "metadata_info*", "in_search_path*",
+        "inet_*", "summary*", "show*", "test_*", "__*",
     ),
     "makes rows without bound": ("generate_series*", "repeat_row*"),
     "reaches columns the views do not show": ("columns*",),  # DuckDB's COLUMNS(regex)
