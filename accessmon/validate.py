@@ -187,7 +187,9 @@ def _refuse_statement(first) -> None:
 
 def _function_name(node: exp.Expression) -> str:
     if isinstance(node, exp.Anonymous):
-        return canonical(str(node.this))
+        # a quoted name ("current_setting"(...)) is an Identifier, not a str
+        name = node.this.name if isinstance(node.this, exp.Identifier) else str(node.this)
+        return canonical(name)
     return canonical(node.sql_name())
 
 
@@ -278,6 +280,8 @@ def _canonical_names(tree: exp.Query) -> None:
             _canonical_identifier(node.this)  # tables, CTE names, table aliases
         elif isinstance(node, exp.Column) and isinstance(node.args.get("table"), exp.Identifier):
             _canonical_identifier(node.args["table"])  # the alias or table a column names
+        elif isinstance(node, exp.Anonymous) and isinstance(node.this, exp.Identifier):
+            _canonical_identifier(node.this)
         elif (
             isinstance(node, exp.Anonymous)
             and isinstance(node.this, str)
