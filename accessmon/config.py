@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
 from .resources import load_document
@@ -39,6 +48,16 @@ ENV_KEYS = {
 }
 
 
+#: Timeouts longer than a day are mistakes (and a thread cannot wait "forever": .inf fails).
+_MAX_TIMEOUT = 86400.0
+_MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)", re.IGNORECASE)
+_MEMORY_UNITS = {
+    "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+_MIN_MEMORY = 32e6
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,8 +75,8 @@ class AthenaConfig(_Section):
     profile: str | None = None
     endpoint_url: str | None = None
     data_limit: int | None = Field(default=None, ge=0, description="bytes scanned per user per day")
-    timeout_seconds: float = Field(default=1800.0, gt=0)
-    poll_interval: float = Field(default=1.0, gt=0)
+    timeout_seconds: float = Field(default=1800.0, gt=0, le=_MAX_TIMEOUT, allow_inf_nan=False)
+    poll_interval: float = Field(default=1.0, gt=0, le=_MAX_TIMEOUT, allow_inf_nan=False)
     max_retries: int = Field(default=5, ge=0)
 
 
@@ -67,9 +86,30 @@ class RbacConfig(_Section):
 
 class DuckDBConfig(_Section):
     memory_limit: str = "2GB"
-    threads: int = Field(default=2, ge=1)
-    timeout_seconds: float = Field(default=300.0, gt=0)
+    threads: int = Field(default=2, ge=1, le=1024)
+    timeout_seconds: float = Field(default=300.0, gt=0, le=_MAX_TIMEOUT, allow_inf_nan=False)
     cache: bool = True
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        """A size DuckDB reads the same way, checked here so a typo names its key and line
+        instead of failing later as DuckDB's ParserException; no "unlimited" (-1)."""
+        m = _MEMORY.fullmatch(value.strip())
+        if not m:
+            raise PydanticCustomError(
+                "memory_size",
+                "'{value}' is not a memory size: give a number and a unit, like 2GB or 512MiB",
+                {"value": value},
+            )
+        size = float(m.group(1)) * _MEMORY_UNITS[m.group(2).lower()]
+        if size < _MIN_MEMORY:
+            raise PydanticCustomError(
+                "memory_size",
+                "'{value}' is too small: DuckDB needs at least 32MB",
+                {"value": value},
+            )
+        return value.strip()
 
 
 class AlertsConfig(_Section):

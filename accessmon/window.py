@@ -7,6 +7,11 @@ from dataclasses import dataclass
 
 from .errors import AccessmonError
 
+#: No audit event predates the Unix epoch; a window reaches at most a century (a report's
+#: trend also reads the window before it, which must stay a valid date).
+MIN_DATE = dt.date(1970, 1, 1)
+MAX_DAYS = 36525
+
 
 @dataclass(frozen=True)
 class Window:
@@ -21,6 +26,8 @@ class Window:
         """Teleport's window: event_date from today-(N-1) through today."""
         if not isinstance(days, int) or days < 1:
             raise AccessmonError(f"--days must be a positive whole number, not {days!r}")
+        if days > MAX_DAYS:
+            raise AccessmonError(f"--days {days} is too many: the limit is {MAX_DAYS} (a century)")
         today = today or utc_today()
         return cls(today - dt.timedelta(days=days - 1), today, days)
 
@@ -29,6 +36,11 @@ class Window:
         start, end = _date(start, "--from"), _date(end, "--to")
         if start > end:
             raise AccessmonError(f"--from {start} is after --to {end}")
+        if (end - start).days + 1 > MAX_DAYS:
+            raise AccessmonError(
+                f"--from {start} --to {end} spans {(end - start).days + 1} days: "
+                f"the limit is {MAX_DAYS} (a century)"
+            )
         return cls(start, end)
 
     @classmethod
@@ -70,8 +82,12 @@ def utc_today() -> dt.date:
 
 def _date(value: dt.date | str, flag: str) -> dt.date:
     if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise AccessmonError(f"{flag} must be a date like 2024-03-20, not {value!r}") from None
+        date = value
+    else:
+        try:
+            date = dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise AccessmonError(f"{flag} must be a date like 2024-03-20, not {value!r}") from None
+    if date < MIN_DATE:
+        raise AccessmonError(f"{flag} {date} is before {MIN_DATE}: no audit event is that old")
+    return date

@@ -5,8 +5,14 @@ from pathlib import Path
 import pytest
 
 from accessmon.config import load_config
-from accessmon.errors import ConfigError
+from accessmon.errors import AccessmonError, ConfigError
 from accessmon.session import resolve_user
+from accessmon.window import MAX_DAYS, Window
+
+from .conftest import build_store
+from .test_cli import EVENT, run
+
+WINDOW = ["--from", "2024-03-20", "--to", "2024-03-20"]
 
 
 def test_defaults_without_file(tmp_path, monkeypatch):
@@ -53,6 +59,17 @@ def test_default_file_in_working_directory(tmp_path, monkeypatch):
         ("engine: postgres\n", "accessmon.yaml:1: engine: Input should be 'duckdb' or 'athena'"),
         ("duckdb: {threads: many}\n", "accessmon.yaml:1: duckdb.threads:"),
         ("store: [unclosed\n", "accessmon.yaml:2: invalid YAML"),
+        ("duckdb:\n  timeout_seconds: .inf\n", "accessmon.yaml:2: duckdb.timeout_seconds:"),
+        ("duckdb:\n  timeout_seconds: .nan\n", "accessmon.yaml:2: duckdb.timeout_seconds:"),
+        ("duckdb: {timeout_seconds: -1}\n", "accessmon.yaml:1: duckdb.timeout_seconds:"),
+        ("duckdb: {timeout_seconds: 1e300}\n", "accessmon.yaml:1: duckdb.timeout_seconds:"),
+        ("athena:\n  timeout_seconds: .inf\n", "accessmon.yaml:2: athena.timeout_seconds:"),
+        (
+            "store: ./x\nduckdb:\n  threads: 2\n  memory_limit: lots\n",
+            "accessmon.yaml:4: duckdb.memory_limit: 'lots' is not a memory size",
+        ),
+        ("duckdb: {memory_limit: '-1'}\n", "accessmon.yaml:1: duckdb.memory_limit:"),
+        ("duckdb: {memory_limit: 10B}\n", "duckdb.memory_limit: '10B' is too small"),
         ("- a list\n", "expected a mapping"),
     ],
 )
@@ -62,6 +79,60 @@ def test_bad_config_names_key_and_file(tmp_path, text, message):
     with pytest.raises(ConfigError) as err:
         load_config(path, environ={})
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("size", ["2GB", "1 GB", "512MiB", "1.5gb", "64MB"])
+def test_memory_sizes_duckdb_reads(tmp_path, size):
+    path = tmp_path / "accessmon.yaml"
+    path.write_text(f"duckdb: {{memory_limit: {size}}}\n")
+    assert load_config(path, environ={}).duckdb.memory_limit == size
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("duckdb:\n  timeout_seconds: .inf\n", "accessmon.yaml:2: duckdb.timeout_seconds:"),
+        ("duckdb:\n  memory_limit: lots\n", "accessmon.yaml:2: duckdb.memory_limit: 'lots'"),
+    ],
+)
+def test_cli_names_key_file_and_line_of_a_bad_engine_setting(tmp_path, text, message):
+    """Before: .inf printed a thread traceback and ran without a timeout; a bad
+    memory_limit was DuckDB's ParserException, naming neither key nor file."""
+    store = build_store(tmp_path, [EVENT])
+    (tmp_path / "accessmon.yaml").write_text(text)
+    out = run(
+        ["--store", str(store), "query", "exec", *WINDOW, "SELECT count(*) FROM exec"], tmp_path
+    )
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr and "Exception" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        (["--days", "1000000"], "--days 1000000 is too many: the limit is 36525"),
+        (["--from", "0001-01-01", "--to", "2024-03-21"], "--from 0001-01-01 is before 1970-01-01"),
+        (["--from", "1970-01-01", "--to", "9999-12-31"], "--from 1970-01-01 --to 9999-12-31 spans"),
+    ],
+)
+def test_cli_names_the_flag_of_an_impossible_window(tmp_path, window, message):
+    store = build_store(tmp_path, [EVENT])
+    out = run(
+        ["--store", str(store), "query", "exec", *window, "SELECT count(*) FROM exec"], tmp_path
+    )
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert "OverflowError" not in out.stderr and "internal error" not in out.stderr
+
+
+def test_a_report_window_and_the_one_before_it_stay_valid_dates():
+    """A report's trend reads the window before its own: it must not overflow."""
+    window = Window.between("1970-01-01", "2069-12-31")
+    assert window.previous().start.year == 1869
+    assert Window.last_days(MAX_DAYS).previous().start.year > 1
+    with pytest.raises(AccessmonError, match="--from"):
+        Window.between("0001-01-01", "0001-01-02")
 
 
 def test_missing_config_file(tmp_path):

@@ -8,6 +8,7 @@ tested on its own, as if validation had let something through.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import duckdb
@@ -25,6 +27,7 @@ from accessmon.config import load_config
 from accessmon.errors import AccessmonError, EngineError, QueryError
 from accessmon.session import Session
 from accessmon.validate import check_query
+from accessmon.window import Window
 
 from .conftest import build_store, session_for
 
@@ -544,6 +547,10 @@ def test_sandbox_cannot_write_into_the_store(make_store, tmp_path, sql):
 
 
 def test_timeout_stops_a_runaway_query(tmp_path):
+    """Deterministic on any machine: the runaway queries cannot finish (300^6 rows, an
+    11-day sleep), so only the timeout can end them; the interrupt is repeated until the
+    query is over, so one that lands before DuckDB starts the query is not lost; and the
+    follow-up runs with a long timeout, so its own speed does not matter."""
     events = [
         {
             "event": "session.start",
@@ -556,28 +563,41 @@ def test_timeout_stops_a_runaway_query(tmp_path):
         for i in range(300)
     ]
     store = build_store(tmp_path, events)
-    config = load_config(
-        flags={
-            "store": store,
-            "audit_log": tmp_path / "audit.jsonl",
-            "duckdb": {"timeout_seconds": 0.05},
-        },
-        environ={},
-    )
+    flags = {"store": store, "audit_log": tmp_path / "audit.jsonl"}
+    config = load_config(flags={**flags, "duckdb": {"timeout_seconds": 2}}, environ={})
     with Session(config) as session:
-        with pytest.raises(EngineError, match="stopped"):
+        with pytest.raises(EngineError, match=r"stopped after 2 s \(duckdb.timeout_seconds"):
             session.run(
                 "SELECT count(*) FROM session_start a, session_start b, session_start c,"
-                " session_start d",
+                " session_start d, session_start e, session_start f",
                 start=START,
                 end=END,
             )
         # a validated query that merely waits is stopped as well
         with pytest.raises(EngineError, match="stopped"):
-            session.run("SELECT sleep_ms(5000) AS x", start=START, end=END)
-        # the session still works afterwards
+            session.run("SELECT sleep_ms(1000000000) AS x", start=START, end=END)
+        # the interrupted connection still works: the same engine, a timeout that cannot bite
+        connection = session.engine.connection()
+        session.engine.config = load_config(flags=flags, environ={})
         rows = session.run("SELECT count(*) AS n FROM session_start", start=START, end=END)
         assert rows.table.to_pylist() == [{"n": 300}]
+        assert session.engine.connection() is connection
+
+
+def test_an_interrupt_before_the_query_starts_is_not_lost(make_store):
+    """The deadline can pass while the query is still being prepared: DuckDB drops an
+    interrupt that comes before the query runs, so the engine repeats it until the query
+    ends. Each round puts the deadline a moment away; none may sleep its five seconds."""
+    session = make_store(EVENTS)
+    checked = check_query("SELECT sleep_ms(5000) AS x")
+    sql = session.engine.render(checked, Window.between(START, END))
+    session.engine.connection()
+    timeout = session.config.duckdb.timeout_seconds
+    for moment in (0.001, 0.0001, 0.001, 0.0001, 0.001, 0.0001):
+        almost = dataclasses.replace(checked, started=time.monotonic() - timeout + moment)
+        with pytest.raises(EngineError, match="stopped"):
+            session.engine.execute(sql, almost)
+    session.close()
 
 
 def test_syntax_error_names_line_and_column(hostile):

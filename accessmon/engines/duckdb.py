@@ -117,7 +117,10 @@ class DuckDBEngine:
             if hidden:
                 body = f"SELECT * EXCLUDE ({', '.join(map(quote_ident, hidden))}) FROM ({body})"
             view_sql[name] = body
-        return with_views(tree, view_sql, "duckdb")
+        try:
+            return with_views(tree, view_sql, "duckdb")
+        except RecursionError:  # validation bounds the depth; this is the last guard
+            raise QueryError("the query nests too deeply to be translated for DuckDB") from None
 
     def _allow(self, files: list[Path]) -> None:
         """Let the connection read exactly these files, and no others.
@@ -166,10 +169,19 @@ class DuckDBEngine:
         return self._con
 
     def execute(self, sql: str, query: CheckedQuery) -> QueryResult:
-        con = self.connection()
-        timer = threading.Timer(self.config.duckdb.timeout_seconds, con.interrupt)
+        """Run rendered SQL under duckdb.timeout_seconds, counted from the start of validation,
+        so validation, planning and execution share one deadline."""
+        timeout = self.config.duckdb.timeout_seconds
         started = time.perf_counter()
-        timer.start()
+        remaining = timeout - (time.monotonic() - query.started)
+        if remaining <= 0:
+            raise self._stopped()
+        con = self.connection()
+        done = threading.Event()
+        watchdog = threading.Thread(
+            target=_interrupt_after, args=(con, remaining, done), daemon=True
+        )
+        watchdog.start()
         try:
             only_select(con, sql)
             table = arrow_table(con.sql(sql))
@@ -177,9 +189,11 @@ class DuckDBEngine:
             con.interrupt()
             raise
         except duckdb.InterruptException:
+            raise self._stopped() from None
+        except duckdb.OutOfMemoryException as e:
             raise EngineError(
-                f"the query was stopped after {self.config.duckdb.timeout_seconds:g} s "
-                "(duckdb.timeout_seconds)"
+                f"the query needs more memory than duckdb.memory_limit "
+                f"({self.config.duckdb.memory_limit}) allows: {str(e).splitlines()[0]}"
             ) from None
         except duckdb.Error as e:
             read = {f for f in self._allowed if quote_literal(f) in sql}
@@ -188,9 +202,16 @@ class DuckDBEngine:
                 raise StoreChanged(f"{len(gone)} file(s) went away while the query ran") from None
             raise translate_error(e, query) from None
         finally:
-            timer.cancel()
+            done.set()
+            watchdog.join()
         elapsed = int((time.perf_counter() - started) * 1000)
         return QueryResult(table, sql, QueryStats("duckdb", elapsed_ms=elapsed), query.views)
+
+    def _stopped(self) -> EngineError:
+        return EngineError(
+            f"the query was stopped after {self.config.duckdb.timeout_seconds:g} s "
+            "(duckdb.timeout_seconds; the time counts from validation on)"
+        )
 
     def diagnose(self) -> list[tuple[str, bool, str]]:
         from ..store import count_by_day
@@ -215,6 +236,18 @@ class DuckDBEngine:
         if self._tmp:
             self._cleanup()
             self._tmp = None
+
+
+def _interrupt_after(con: duckdb.DuckDBPyConnection, seconds: float, done: threading.Event) -> None:
+    """Interrupt the connection once `seconds` have passed, and again every 20 ms until the
+    query is over: an interrupt that lands before DuckDB starts a query is lost, and one
+    sent too early must not let the query run on unbounded."""
+    if done.wait(seconds):
+        return
+    while True:
+        con.interrupt()
+        if done.wait(0.02):
+            return
 
 
 def path_list(files: Iterable[Path | str]) -> str:
