@@ -232,7 +232,7 @@ def content_uid(event: dict) -> str:
 
 
 _EXTRACT = f"""
-SELECT n, txt,
+SELECT f, n, txt,
        CASE WHEN starts_with(s.event, '"') THEN s.event ->> '$' END AS event_type,
        CASE WHEN starts_with(s.uid, '"') THEN s.uid ->> '$' END AS uid,
        coalesce(NOT starts_with(s.uid, '"'), false) AS bad_uid,
@@ -243,12 +243,12 @@ SELECT n, txt,
                 false) AS time_out_of_range,
        s IS NULL AS unparsed
 FROM (
-  SELECT n, txt, s, {duckdb_utc_instant("s.time", "TRY_CAST")} AS t
+  SELECT f, n, txt, s, {duckdb_utc_instant("s.time", "TRY_CAST")} AS t
   FROM (
-    SELECT n, txt,
+    SELECT f, n, txt,
            TRY(json_transform(txt, '{{"event":"JSON","time":"VARCHAR","uid":"JSON",
                                      "sid":"VARCHAR","user":"VARCHAR"}}')) AS s
-    FROM (SELECT n, TRY(decode(line)) AS txt FROM chunk)
+    FROM (SELECT f, n, TRY(decode(line)) AS txt FROM chunk)
   )
 )
 """
@@ -296,9 +296,9 @@ class _Extractor:
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
 
-    def extract(
-        self, chunk: pa.Table, source: str, raw: pa.Table, rejects: list[Rejected]
-    ) -> pa.Table:
+    def extract(self, chunk: pa.Table, sources: list[str], rejects: list[Rejected]) -> pa.Table:
+        """Lines of one file or several (small files are parsed together: one query each
+        would cost more than the parsing); column `f` numbers the file in `sources`."""
         import pyarrow.compute as pc
 
         self.con.register("chunk", chunk)
@@ -324,21 +324,25 @@ class _Extractor:
         ok = pc.and_(ok, pc.invert(deep))
         bad = out.filter(pc.invert(ok))
         if bad.num_rows:
-            self._reject(bad, source, raw, rejects)
+            self._reject(bad, sources, chunk, rejects)
         good = out.filter(ok)
         return self._with_uids(good)
 
     @staticmethod
-    def _reject(bad: pa.Table, source: str, raw: pa.Table, rejects: list[Rejected]) -> None:
-        lines = dict(zip(raw.column("n").to_pylist(), raw.column("line").to_pylist(), strict=True))
+    def _reject(bad: pa.Table, sources: list[str], raw: pa.Table, rejects: list[Rejected]) -> None:
         # the times stay in Arrow: those out of range have no Python datetime
-        columns = ["n", "txt", "too_deep", "time_out_of_range"]
-        for row in bad.select(columns).to_pylist():
-            n, text = row["n"], row["txt"]
+        columns = ["f", "n", "txt", "too_deep", "time_out_of_range"]
+        rows = bad.select(columns).to_pylist()
+        lines = {}
+        if any(row["txt"] is None for row in rows):
+            keys = zip(raw.column("f").to_pylist(), raw.column("n").to_pylist(), strict=True)
+            lines = dict(zip(keys, raw.column("line").to_pylist(), strict=True))
+        for row in rows:
+            source, n, text = sources[row["f"]], row["n"], row["txt"]
             if text is None:
-                err = _utf8_error(lines[n])
-                rejects.append(Rejected(source, n, f"invalid UTF-8 at byte {err}",
-                                        lines[n].decode("utf-8", "replace").strip()))  # fmt: skip
+                line = lines[row["f"], n]
+                rejects.append(Rejected(source, n, f"invalid UTF-8 at byte {_utf8_error(line)}",
+                                        line.decode("utf-8", "replace").strip()))  # fmt: skip
                 continue
             rejects.append(Rejected(source, n, _why(text, row), text))
 
@@ -498,14 +502,32 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
 def _read_all(
     files: list[Path], store: Path, summary: IngestSummary, rejects: list[Rejected]
 ) -> None:
-    """Parse every file, writing to the store each time FLUSH_BYTES of events are held. The
-    bytes held are counted as they come, so many small files cost no more than one big one."""
+    """Parse every file, writing to the store each time FLUSH_BYTES of events are held.
+    Small files are gathered into blocks of _BLOCK_BYTES before they are parsed. The bytes
+    held are counted as they come, so many small files cost no more than one big one."""
     extractor = _Extractor()
     builder = cache.Builder(store)
+    sources: list[str] = []
+    lines: list[pa.Table] = []
     pending: list[pa.Table] = []
-    held = 0
+    line_bytes = held = 0
     total_bytes = sum(f.stat().st_size for f in files)
     progress = _progress(total_bytes)
+
+    def parse() -> None:
+        nonlocal line_bytes, held
+        if lines:
+            block = pa.concat_tables(lines)
+            if len(lines) > 1:  # of small files: one chunk, not one per file
+                block = block.combine_chunks()
+            good = extractor.extract(block, sources, rejects)
+            lines.clear()
+            line_bytes = 0
+            summary.read += good.num_rows
+            pending.append(good)
+            held += good.nbytes
+        if held >= FLUSH_BYTES:
+            flush()
 
     def flush() -> None:
         nonlocal held
@@ -522,16 +544,17 @@ def _read_all(
         progress.start()
     try:
         for path in files:
+            sources.append(str(path))
             chunks = _array_chunks if _looks_like_array(path) else _line_chunks
             for raw in chunks(path, rejects):
-                good = extractor.extract(raw, str(path), raw, rejects)
-                summary.read += good.num_rows
-                pending.append(good)
-                held += good.nbytes
-                if held >= FLUSH_BYTES:
-                    flush()
+                number = pa.repeat(pa.scalar(len(sources) - 1, pa.int32()), raw.num_rows)
+                lines.append(raw.add_column(0, "f", number))
+                line_bytes += raw.nbytes
+                if line_bytes >= _BLOCK_BYTES:
+                    parse()
             if progress:
                 progress.advance(task, path.stat().st_size)
+        parse()
         flush()
     finally:
         summary.cached_files = builder.finish()

@@ -200,7 +200,7 @@ def write_lock(store: Path, wait_seconds: float = math.inf) -> Iterator[None]:
 _warned: set[str] = set()
 
 
-def _warn_unreadable(path: Path, e: Exception) -> None:
+def warn_unreadable(path: Path, e: Exception) -> None:
     """Name a file that cannot be read, once per process, and go on without it."""
     if str(path) not in _warned:
         _warned.add(str(path))
@@ -244,7 +244,7 @@ def _indexed_files(store: Path) -> list[tuple[Path, tuple[tuple[int, int] | None
         except FileNotFoundError:
             continue
         except (pa.ArrowException, OSError, StoreError) as e:
-            _warn_unreadable(path, e)
+            warn_unreadable(path, e)
     return out
 
 
@@ -260,7 +260,7 @@ def _stored_keys(indexed: list, lo: int, hi: int) -> pa.Table:
             table = pq.ParquetFile(path).read_row_groups(groups, columns=list(KEY))
             tables.append(table.select(list(KEY)).cast(_KEY_SCHEMA, safe=False))
         except (pa.ArrowException, OSError) as e:
-            _warn_unreadable(path, e)
+            warn_unreadable(path, e)
     keys = pa.concat_tables(tables)
     times = pc.cast(keys.column("event_time"), pa.int64())
     return keys.filter(pc.and_(pc.greater_equal(times, lo), pc.less_equal(times, hi)))
@@ -333,7 +333,7 @@ def count_by_day(
     store: Path, problems: list[str] | None = None
 ) -> Iterable[tuple[dt.date, int, int]]:
     """(day, files, events) per partition, from Parquet footers only. A file that cannot be
-    read is named in `problems` (and the log) and left out."""
+    read is left out, and named in `problems` (or else in the log)."""
     for day in partitions(store):
         files = events = 0
         for path in partition_files(store, day):
@@ -346,8 +346,10 @@ def count_by_day(
 
 
 def _unreadable(path: Path, e: Exception, problems: list[str] | None) -> None:
-    _warn_unreadable(path, e)
-    if problems is not None:
+    """Into the caller's list if it has one (it reports them), else into the log."""
+    if problems is None:
+        warn_unreadable(path, e)
+    else:
         problems.append(f"{path}: not a readable Parquet file ({e})")
 
 
@@ -366,6 +368,8 @@ def summarize(store: Path) -> dict[str, object]:
             continue
         for c in column.value_counts():
             by_type[c["values"].as_py()] = by_type.get(c["values"].as_py(), 0) + c["counts"].as_py()
+    for problem in problems:
+        log.warning(f"warning: skipped {problem}")
     return {
         "store": str(store),
         "first_day": days[0][0].isoformat() if days else None,
