@@ -43,6 +43,7 @@ LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
 FLUSH_BYTES = 64 << 20
 _BLOCK_BYTES = 16 << 20
 _PY_CHUNK_LINES = 100_000
+_SMALL_FILE_BYTES = 1 << 20
 #: Events nested deeper than this are rejected: Teleport's are a few levels deep, and Python's
 #: JSON reader (content keys, reports) gives up near 1,000.
 MAX_DEPTH = 512
@@ -199,6 +200,19 @@ def _python_chunks(path: Path, skip: int, rejects: list[Rejected]) -> Iterator[p
 
 
 def _line_chunks(path: Path, rejects: list[Rejected]) -> Iterator[pa.Table]:
+    """A small file is read at once (setting up Arrow's reader costs more than reading it);
+    a large one block by block; what either cannot read, line by line."""
+    if path.stat().st_size <= _SMALL_FILE_BYTES:
+        try:
+            with _open(path) as fh:
+                data = fh.read(_BLOCK_BYTES + 1)
+        except (EOFError, gzip.BadGzipFile, zlib.error, OSError):
+            data = None  # the slower readers below say where it stopped
+        if data is not None and len(data) <= _BLOCK_BYTES:
+            lines = data.splitlines()  # \n, \r\n or \r, as Arrow's reader splits
+            if lines:
+                yield _lines_table(list(range(1, len(lines) + 1)), lines)
+            return
     done = 0
     try:
         for table in _fast_chunks(path):
