@@ -159,26 +159,34 @@ def _left_by_the_dead(entry: os.DirEntry) -> bool:
     return time.time() - st.st_mtime > _ORPHAN_SECONDS
 
 
+def remove_dead_temporaries_in(folder: Path) -> int:
+    """Remove the temporary files and folders in `folder` whose writers are gone (see
+    temp_path); returns how many were removed. For any folder written with temp_path."""
+    removed = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if _left_by_the_dead(entry):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
 def remove_dead_temporaries(store: Path) -> int:
     """Remove what writers killed with -9 left in the store, its rejects and its cache (they
     cannot clean up after themselves); returns how many were removed."""
     store = Path(store)
     if not store.is_dir():
         return 0
-    folders = [e.path for e in os.scandir(store) if e.is_dir(follow_symlinks=False)
-               and (is_partition_name(e.name) or e.name in (REJECTED_DIR, "_cache"))]  # fmt: skip
-    removed = 0
-    for folder in folders:
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(folder):
-                if _left_by_the_dead(entry):
-                    if entry.is_dir(follow_symlinks=False):
-                        shutil.rmtree(entry.path, ignore_errors=True)
-                    else:
-                        with contextlib.suppress(FileNotFoundError):
-                            os.unlink(entry.path)
-                    removed += 1
-    return removed
+    return sum(
+        remove_dead_temporaries_in(Path(e.path))
+        for e in os.scandir(store)
+        if e.is_dir(follow_symlinks=False)
+        and (is_partition_name(e.name) or e.name in (REJECTED_DIR, "_cache"))
+    )
 
 
 @contextlib.contextmanager
