@@ -121,6 +121,14 @@ def _is_gzip(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+def _size(path: Path) -> int:
+    """0 for a file gone since it was listed: reading it then says why."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def _open(path: Path):
     return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
 
@@ -202,7 +210,7 @@ def _python_chunks(path: Path, skip: int, rejects: list[Rejected]) -> Iterator[p
 def _line_chunks(path: Path, rejects: list[Rejected]) -> Iterator[pa.Table]:
     """A small file is read at once (setting up Arrow's reader costs more than reading it);
     a large one block by block; what either cannot read, line by line."""
-    if path.stat().st_size <= _SMALL_FILE_BYTES:
+    if _size(path) <= _SMALL_FILE_BYTES:
         try:
             with _open(path) as fh:
                 data = fh.read(_BLOCK_BYTES + 1)
@@ -525,7 +533,7 @@ def _read_all(
     lines: list[pa.Table] = []
     pending: list[pa.Table] = []
     line_bytes = held = 0
-    total_bytes = sum(f.stat().st_size for f in files)
+    total_bytes = sum(map(_size, files))
     progress = _progress(total_bytes)
 
     def parse() -> None:
@@ -567,7 +575,7 @@ def _read_all(
                 if line_bytes >= _BLOCK_BYTES:
                     parse()
             if progress:
-                progress.advance(task, path.stat().st_size)
+                progress.advance(task, _size(path))
         parse()
         flush()
     finally:
