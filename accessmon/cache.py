@@ -227,7 +227,7 @@ class _OpenBatch:
     def __init__(self, store: Path, workers: _ViewWorkers) -> None:
         self.root = store / CACHE_DIR
         self.store, self.workers = store, workers
-        self.tmp = self.root / f".{uuid.uuid4().hex}.tmp"
+        self.tmp = store_mod.temp_path(self.root / "batch")
         self.tmp.mkdir(parents=True)
         self.sources: dict[str, list[int]] = {}
         self.days: set[str] = set()
@@ -350,19 +350,26 @@ class Builder:
 
 
 def build(store: Path) -> tuple[int, int]:
-    """Cache every source file not in a fresh batch (stale batches are dropped first);
-    returns (files, events) cached. A lock keeps two builders apart; readers never wait."""
+    """Cache every source file not in a fresh batch; returns (files, events) cached. A lock
+    keeps two builders apart; readers never wait.
+
+    A stale batch is removed only once the batches that replace it are in place (until then
+    the days it still answers for are used, and the newer batch supersedes it), so a build
+    that fails leaves the cache as it was. A source file that cannot be read is named and
+    left to be read from JSON (where the query names it too)."""
     store = Path(store)
     root = store / CACHE_DIR
     root.mkdir(parents=True, exist_ok=True)
     busy = lambda: AccessmonError(f"another cache build holds {root / '.lock'}")  # noqa: E731
     with exclusive(root / ".lock", 3600, busy):
+        store_mod.remove_dead_temporaries(store)
         covered: set[str] = set()
+        stale: list[Path] = []
         for batch, valid in list(batches(store)):
             if valid == set(batch.days):
                 covered.update(batch.sources)
             else:  # its files are cached again, with the changed ones
-                shutil.rmtree(batch.folder, ignore_errors=True)
+                stale.append(batch.folder)
         builder = Builder(store)
         files = events = 0
         try:
@@ -370,14 +377,20 @@ def build(store: Path) -> tuple[int, int]:
                 for source in store_mod.partition_files(store, day):
                     if _key(store, source) in covered:
                         continue
-                    table = pq.read_table(
-                        source, columns=["event_type", "event_time", "event_data"]
-                    )
+                    try:
+                        table = pq.read_table(
+                            source, columns=["event_type", "event_time", "event_data"]
+                        )
+                    except (pa.ArrowException, OSError) as e:
+                        store_mod.warn_unreadable(source, e)
+                        continue
                     builder.add(source, table)
                     files += 1
                     events += table.num_rows
         finally:
             builder.finish()
+        for folder in stale:
+            shutil.rmtree(folder, ignore_errors=True)
         _compact(store)
     return files, events
 
@@ -422,7 +435,7 @@ def _size(batch: Batch) -> int:
 
 
 def _merge(root: Path, group: list[Batch]) -> None:
-    tmp = root / f".{uuid.uuid4().hex}.tmp"
+    tmp = store_mod.temp_path(root / "batch")
     tmp.mkdir()
     views: dict[str, int] = {}
     for name in sorted({v for b in group for v, n in b.views.items() if n}):

@@ -1,7 +1,9 @@
 """Read Teleport audit logs (JSON lines, gzip, JSON arrays) into the store.
 
-Bad lines are set aside in `<store>/_rejected/` with their file, line and reason;
-they never stop the rest of a file. De-duplication is by `uid`.
+Bad lines are set aside in `<store>/_rejected/` (private to the owner) with their file, line
+and reason; they never stop the rest of a file, nor the other files. An event's identity is
+its uid, type and time, across the whole store (see store.py); two ingests into one store take
+turns on the store's lock.
 
 Lines travel as Arrow columns: pyarrow reads them in large blocks and DuckDB parses the
 JSON, so no Python object is made per event. A file the fast reader cannot finish (a
@@ -15,6 +17,8 @@ import datetime as dt
 import gzip
 import hashlib
 import json
+import os
+import re
 import sys
 import time
 import uuid
@@ -39,6 +43,10 @@ LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
 FLUSH_BYTES = 64 << 20
 _BLOCK_BYTES = 16 << 20
 _PY_CHUNK_LINES = 100_000
+_SMALL_FILE_BYTES = 1 << 20
+#: Events nested deeper than this are rejected: Teleport's are a few levels deep, and Python's
+#: JSON reader (content keys, reports) gives up near 1,000.
+MAX_DEPTH = 512
 
 
 @dataclass
@@ -69,25 +77,35 @@ class IngestSummary:
         )
         if self.rejected_file:
             text += f"\nrejected lines: {self.rejected_file}"
+        elif self.rejected:
+            text += "\nrejected lines: all recorded by an earlier run"
         for problem in self.unreadable:
             text += f"\nskipped: {problem}"
         return text
 
 
 def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
-    """Files to read, and the paths that could not be read at all."""
+    """Files to read, and the paths that could not be read at all.
+
+    A file named on the command line is read wherever a link leads: the user chose it. In a
+    folder, a symbolic link is followed only to a file inside that folder, so a link planted
+    among the logs cannot make ingest read (and set aside in `_rejected/`) a private file."""
     files: list[Path] = []
     problems: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and p.name.lower().endswith(LOG_SUFFIXES)
-            )
+            root = path.resolve()
+            found = []
+            for p in sorted(path.rglob("*")):
+                if any(part.startswith(".") for part in p.relative_to(path).parts):
+                    continue
+                if not p.name.lower().endswith(LOG_SUFFIXES) or not p.is_file():
+                    continue
+                if not p.resolve().is_relative_to(root):
+                    problems.append(f"{p}: a symbolic link out of {path}, not followed")
+                    continue
+                found.append(p)
             if not found:
                 problems.append(f"{path}: no audit log files (*.log, *.json, *.jsonl, *.gz)")
             files.extend(found)
@@ -103,18 +121,43 @@ def _is_gzip(path: Path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def _first_byte(path: Path) -> bytes:
-    """The first non-blank byte: `[` means one JSON array of events."""
-    opener = gzip.open if _is_gzip(path) else open
+def _size(path: Path) -> int:
+    """0 for a file gone since it was listed: reading it then says why."""
     try:
-        with opener(path, "rb") as fh:
-            while chunk := fh.read(4096):
-                stripped = chunk.lstrip()
-                if stripped:
-                    return stripped[:1]
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
+
+
+def _looks_like_array(path: Path) -> bool:
+    """A file whose first non-blank byte is `[` holds one JSON array of events, unless its
+    first line is a whole JSON value with more lines after it: JSON lines, whose first line
+    happens to be an array (and is rejected as no object)."""
+    try:
+        with _open(path) as fh:
+            first = b""
+            while not first.strip():
+                first = fh.readline()
+                if not first:
+                    return False
+            if not first.lstrip().startswith(b"["):
+                return False
+            while rest := fh.read(4096):
+                if rest.strip():
+                    break
+            else:
+                return True  # one line: an array on one line
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError):
-        return b""
-    return b""
+        return False
+    try:
+        json.loads(first)
+    except (ValueError, RecursionError):
+        return True  # the array goes on over the next lines
+    return False
 
 
 def _lines_table(numbers: list[int], lines: list) -> pa.Table:
@@ -165,6 +208,19 @@ def _python_chunks(path: Path, skip: int, rejects: list[Rejected]) -> Iterator[p
 
 
 def _line_chunks(path: Path, rejects: list[Rejected]) -> Iterator[pa.Table]:
+    """A small file is read at once (setting up Arrow's reader costs more than reading it);
+    a large one block by block; what either cannot read, line by line."""
+    if _size(path) <= _SMALL_FILE_BYTES:
+        try:
+            with _open(path) as fh:
+                data = fh.read(_BLOCK_BYTES + 1)
+        except (EOFError, gzip.BadGzipFile, zlib.error, OSError):
+            data = None  # the slower readers below say where it stopped
+        if data is not None and len(data) <= _BLOCK_BYTES:
+            lines = data.splitlines()  # \n, \r\n or \r, as Arrow's reader splits
+            if lines:
+                yield _lines_table(list(range(1, len(lines) + 1)), lines)
+            return
     done = 0
     try:
         for table in _fast_chunks(path):
@@ -177,22 +233,17 @@ def _line_chunks(path: Path, rejects: list[Rejected]) -> Iterator[pa.Table]:
 
 
 def _array_chunks(path: Path, rejects: list[Rejected]) -> Iterator[pa.Table]:
-    """A file holding one JSON array of events; positions are the items' numbers."""
+    """A file holding one JSON array of events; positions are the items' numbers. A file
+    that is no whole JSON array after all is read as JSON lines, so no good line is lost."""
     try:
-        opener = gzip.open if _is_gzip(path) else open
-        with opener(path, "rb") as fh:
+        with _open(path) as fh:
             items = json.loads(fh.read())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        line = getattr(e, "lineno", 1)
-        rejects.append(Rejected(str(path), line, f"malformed JSON array: {e}", ""))
+        if not isinstance(items, list):
+            raise ValueError("not an array")
+        texts = [json.dumps(i, ensure_ascii=False, separators=(",", ":")).encode() for i in items]
+    except (ValueError, RecursionError, EOFError, gzip.BadGzipFile, zlib.error, OSError):
+        yield from _line_chunks(path, rejects)
         return
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
-        rejects.append(Rejected(str(path), 1, f"unreadable: {e}", ""))
-        return
-    if not isinstance(items, list):
-        rejects.append(Rejected(str(path), 1, "not a JSON array of events", ""))
-        return
-    texts = [json.dumps(i, ensure_ascii=False, separators=(",", ":")).encode() for i in items]
     yield _lines_table(list(range(1, len(texts) + 1)), texts)
 
 
@@ -203,20 +254,58 @@ def content_uid(event: dict) -> str:
 
 
 _EXTRACT = f"""
-SELECT n, txt,
-       s.event AS event_type,
-       s.uid AS uid,
+SELECT f, n, txt,
+       CASE WHEN starts_with(s.event, '"') THEN s.event ->> '$' END AS event_type,
+       CASE WHEN starts_with(s.uid, '"') THEN s.uid ->> '$' END AS uid,
+       coalesce(NOT starts_with(s.uid, '"'), false) AS bad_uid,
        coalesce(s.sid, '') AS session_id,
        coalesce(s."user", '') AS "user",
-       {duckdb_utc_instant("s.time", "TRY_CAST")} AS event_time,
+       t AS event_time,
+       coalesce(t NOT BETWEEN TIMESTAMP '0001-01-01' AND TIMESTAMP '9999-12-31 23:59:59.999',
+                false) AS time_out_of_range,
        s IS NULL AS unparsed
 FROM (
-  SELECT n, txt,
-         TRY(json_transform(txt, '{{"event":"VARCHAR","time":"VARCHAR","uid":"VARCHAR",
-                                   "sid":"VARCHAR","user":"VARCHAR"}}')) AS s
-  FROM (SELECT n, TRY(decode(line)) AS txt FROM chunk)
+  SELECT f, n, txt, s, {duckdb_utc_instant("s.time", "TRY_CAST")} AS t
+  FROM (
+    SELECT f, n, txt,
+           TRY(json_transform(txt, '{{"event":"JSON","time":"VARCHAR","uid":"JSON",
+                                     "sid":"VARCHAR","user":"VARCHAR"}}')) AS s
+    FROM (SELECT f, n, TRY(decode(line)) AS txt FROM chunk)
+  )
 )
 """
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(text: str) -> int:
+    """How deeply a JSON text nests its arrays and objects, without parsing it."""
+    depth = deepest = 0
+    for ch in re.sub(r"[^\[\]{}]", "", _JSON_STRING.sub("", text)):
+        depth += 1 if ch in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _too_deep(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Lines nested deeper than MAX_DEPTH. Only lines long enough to nest so deeply, and with
+    enough brackets, are looked at in Python: a cheap pass over the batch finds them."""
+    import pyarrow.compute as pc
+
+    deep = pa.chunked_array([pa.array([False] * len(text), pa.bool_())])
+    long = pc.fill_null(pc.greater(pc.binary_length(text), 2 * MAX_DEPTH), False)
+    if not pc.any(long).as_py():
+        return deep
+    where = pc.indices_nonzero(long)
+    candidates = text.take(where)
+    brackets = pc.add(pc.count_substring(candidates, "["), pc.count_substring(candidates, "{"))
+    suspects = pc.indices_nonzero(pc.greater(brackets, MAX_DEPTH)).to_pylist()
+    if not suspects:
+        return deep
+    flags = [False] * len(text)
+    for i in suspects:
+        row = where[i].as_py()
+        flags[row] = json_depth(text[row].as_py()) > MAX_DEPTH
+    return pa.chunked_array([pa.array(flags, pa.bool_())])
 
 
 class _Extractor:
@@ -229,9 +318,9 @@ class _Extractor:
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
 
-    def extract(
-        self, chunk: pa.Table, source: str, raw: pa.Table, rejects: list[Rejected]
-    ) -> pa.Table:
+    def extract(self, chunk: pa.Table, sources: list[str], rejects: list[Rejected]) -> pa.Table:
+        """Lines of one file or several (small files are parsed together: one query each
+        would cost more than the parsing); column `f` numbers the file in `sources`."""
         import pyarrow.compute as pc
 
         self.con.register("chunk", chunk)
@@ -250,22 +339,32 @@ class _Extractor:
                 pc.is_valid(out.column("event_type")), pc.not_equal(out.column("event_type"), "")
             ),
         )
+        ok = pc.and_(ok, pc.invert(pc.or_(out.column("bad_uid"), out.column("time_out_of_range"))))
         ok = pc.fill_null(ok, False)
+        deep = _too_deep(pc.if_else(ok, out.column("txt"), pa.scalar(None, pa.string())))
+        out = out.append_column("too_deep", deep)
+        ok = pc.and_(ok, pc.invert(deep))
         bad = out.filter(pc.invert(ok))
         if bad.num_rows:
-            self._reject(bad, source, raw, rejects)
+            self._reject(bad, sources, chunk, rejects)
         good = out.filter(ok)
         return self._with_uids(good)
 
     @staticmethod
-    def _reject(bad: pa.Table, source: str, raw: pa.Table, rejects: list[Rejected]) -> None:
-        lines = dict(zip(raw.column("n").to_pylist(), raw.column("line").to_pylist(), strict=True))
-        for row in bad.to_pylist():
-            n, text = row["n"], row["txt"]
+    def _reject(bad: pa.Table, sources: list[str], raw: pa.Table, rejects: list[Rejected]) -> None:
+        # the times stay in Arrow: those out of range have no Python datetime
+        columns = ["f", "n", "txt", "too_deep", "time_out_of_range"]
+        rows = bad.select(columns).to_pylist()
+        lines = {}
+        if any(row["txt"] is None for row in rows):
+            keys = zip(raw.column("f").to_pylist(), raw.column("n").to_pylist(), strict=True)
+            lines = dict(zip(keys, raw.column("line").to_pylist(), strict=True))
+        for row in rows:
+            source, n, text = sources[row["f"]], row["n"], row["txt"]
             if text is None:
-                err = _utf8_error(lines[n])
-                rejects.append(Rejected(source, n, f"invalid UTF-8 at byte {err}",
-                                        lines[n].decode("utf-8", "replace").strip()))  # fmt: skip
+                line = lines[row["f"], n]
+                rejects.append(Rejected(source, n, f"invalid UTF-8 at byte {_utf8_error(line)}",
+                                        line.decode("utf-8", "replace").strip()))  # fmt: skip
                 continue
             rejects.append(Rejected(source, n, _why(text, row), text))
 
@@ -305,26 +404,79 @@ def _utf8_error(raw: bytes) -> int:
     return 0
 
 
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+               int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+
+
 def _why(text: str, row: dict) -> str:
     """The reason for one rejected line, worked out in Python: such lines are rare."""
+    if row.get("too_deep"):
+        return f"JSON nested deeper than {MAX_DEPTH} levels"
     try:
         event = json.loads(text)
     except json.JSONDecodeError as e:
         return f"malformed JSON: {e.msg} at column {e.colno}"
+    except RecursionError:
+        return f"JSON nested deeper than {MAX_DEPTH} levels"
     if not isinstance(event, dict):
         return "not a JSON object"
-    if not isinstance(event.get("event"), str) or not event["event"]:
-        return "missing 'event'"
-    if not isinstance(event.get("time"), str) or not event["time"]:
-        return "missing 'time'"
+    for key in ("event", "time"):
+        value = event.get(key)
+        if value is None:
+            return f"missing '{key}'"
+        if not isinstance(value, str):
+            return f"'{key}' is not a string but {_JSON_TYPES.get(type(value), 'a number')}"
+        if not value:
+            return f"'{key}' is empty"
+    uid = event.get("uid")
+    if uid is not None and not isinstance(uid, str):
+        return f"'uid' is not a string but {_JSON_TYPES.get(type(uid), 'a number')}"
+    if row.get("time_out_of_range"):
+        return f"time out of range (years 1 to 9999): {event['time']!r}"
     return f"invalid time {event['time']!r}"
 
 
-def _write_rejects(store: Path, rejects: list[Rejected]) -> Path:
+def _reject_key(source: str, line: int, text: str) -> str:
+    return hashlib.sha256(f"{source}\0{line}\0{text}".encode()).hexdigest()
+
+
+def _recorded(folder: Path) -> set[str]:
+    """Keys of the lines already set aside, so that a re-run records none of them twice."""
+    keys: set[str] = set()
+    if not folder.is_dir():
+        return keys
+    for path in folder.glob("*.jsonl"):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for raw in fh:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        r = json.loads(raw)
+                        keys.add(_reject_key(r["source"], r["line"], r["text"]))
+        except OSError:
+            continue
+    return keys
+
+
+def _write_rejects(store: Path, rejects: list[Rejected]) -> Path | None:
+    """Append the new rejects to `_rejected/` (0700, files 0600: they hold the lines as they
+    were, which may be private); returns the file, or None if all were recorded before."""
+    folder = store / store_mod.REJECTED_DIR
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # made by an older version with the umask's mode
+        os.chmod(folder, 0o700)
+    seen = _recorded(folder)
+    lines = []
+    for r in rejects:
+        r.source = os.path.abspath(r.source)
+        key = _reject_key(r.source, r.line, r.text)
+        if key not in seen:
+            seen.add(key)
+            lines.append(json.dumps(r.__dict__, ensure_ascii=False) + "\n")
+    if not lines:
+        return None
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = store / store_mod.REJECTED_DIR / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
-    text = "".join(json.dumps(r.__dict__, ensure_ascii=False) + "\n" for r in rejects)
-    store_mod.atomic_write_text(text, path)
+    path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
+    store_mod.atomic_write_text("".join(lines), path, private=True)
     return path
 
 
@@ -344,22 +496,67 @@ def _progress(total_bytes: int):
 
 
 def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
-    """Read every event from `paths` into `store`; raise IngestError only if nothing was read."""
+    """Read every event from `paths` into `store`; raise IngestError only if nothing was read.
+
+    The store's write lock is held throughout: another ingest into the same store waits
+    (and says so), then finds this one's events stored and adds none of them twice."""
     started = time.perf_counter()
     store = Path(store)
     files, problems = discover(paths)
     summary = IngestSummary(files=len(files), unreadable=problems)
     rejects: list[Rejected] = []
+    with store_mod.write_lock(store):
+        store_mod.remove_dead_temporaries(store)
+        _read_all(files, store, summary, rejects)
+        summary.rejected = len(rejects)
+        if rejects:
+            summary.rejected_file = _write_rejects(store, rejects)
+    summary.elapsed = time.perf_counter() - started
+    if summary.read == 0 and (rejects or problems or not files):
+        detail = "\n".join(problems)
+        if rejects:
+            where = summary.rejected_file or store / store_mod.REJECTED_DIR
+            detail += f"\n{summary.rejected} line(s) rejected, see {where}"
+        raise IngestError(f"nothing could be read from the input\n{detail.strip()}")
+    return summary
+
+
+def _read_all(
+    files: list[Path], store: Path, summary: IngestSummary, rejects: list[Rejected]
+) -> None:
+    """Parse every file, writing to the store each time FLUSH_BYTES of events are held.
+    Small files are gathered into blocks of _BLOCK_BYTES before they are parsed. The bytes
+    held are counted as they come, so many small files cost no more than one big one."""
     extractor = _Extractor()
     builder = cache.Builder(store)
+    sources: list[str] = []
+    lines: list[pa.Table] = []
     pending: list[pa.Table] = []
-    total_bytes = sum(f.stat().st_size for f in files)
+    line_bytes = held = 0
+    total_bytes = sum(map(_size, files))
     progress = _progress(total_bytes)
 
+    def parse() -> None:
+        nonlocal line_bytes, held
+        if lines:
+            block = pa.concat_tables(lines)
+            if len(lines) > 1:  # of small files: one chunk, not one per file
+                block = block.combine_chunks()
+            good = extractor.extract(block, sources, rejects)
+            lines.clear()
+            line_bytes = 0
+            summary.read += good.num_rows
+            pending.append(good)
+            held += good.nbytes
+        if held >= FLUSH_BYTES:
+            flush()
+
     def flush() -> None:
+        nonlocal held
         if pending:
             table = pa.concat_tables(pending)
             pending.clear()
+            held = 0
             added, dups = store_mod.write_events(store, table, on_file=builder.add)
             summary.added += added
             summary.duplicates += dups
@@ -369,15 +566,17 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
         progress.start()
     try:
         for path in files:
-            chunks = _array_chunks if _first_byte(path) == b"[" else _line_chunks
+            sources.append(str(path))
+            chunks = _array_chunks if _looks_like_array(path) else _line_chunks
             for raw in chunks(path, rejects):
-                good = extractor.extract(raw, str(path), raw, rejects)
-                summary.read += good.num_rows
-                pending.append(good)
-                if sum(t.nbytes for t in pending) >= FLUSH_BYTES:
-                    flush()
+                number = pa.repeat(pa.scalar(len(sources) - 1, pa.int32()), raw.num_rows)
+                lines.append(raw.add_column(0, "f", number))
+                line_bytes += raw.nbytes
+                if line_bytes >= _BLOCK_BYTES:
+                    parse()
             if progress:
-                progress.advance(task, path.stat().st_size)
+                progress.advance(task, _size(path))
+        parse()
         flush()
     finally:
         summary.cached_files = builder.finish()
@@ -386,13 +585,3 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
     # hourly runs each leave a small batch; a `cache build` running now compacts them itself
     with contextlib.suppress(AccessmonError):
         cache.compact(store, wait_seconds=0)
-    summary.rejected = len(rejects)
-    if rejects:
-        summary.rejected_file = _write_rejects(store, rejects)
-    summary.elapsed = time.perf_counter() - started
-    if summary.read == 0 and (rejects or problems or not files):
-        detail = "\n".join(problems)
-        if summary.rejected_file:
-            detail += f"\n{summary.rejected} line(s) rejected, see {summary.rejected_file}"
-        raise IngestError(f"nothing could be read from the input\n{detail.strip()}")
-    return summary

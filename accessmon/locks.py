@@ -1,4 +1,4 @@
-"""One way to take a file lock: runs of the same report, alert state, cache builds."""
+"""One way to take a file lock: runs of the same report, alert state, cache builds, store writes."""
 
 from __future__ import annotations
 
@@ -11,14 +11,22 @@ from pathlib import Path
 
 
 @contextmanager
-def exclusive(path: Path, wait_seconds: float, busy: Callable[[], Exception]) -> Iterator[None]:
+def exclusive(
+    path: Path,
+    wait_seconds: float,
+    busy: Callable[[], Exception],
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
     """Hold an exclusive lock on `path`, waiting up to `wait_seconds`; then raise `busy()`.
 
     fcntl locks go with the process: a run killed with -9 never leaves a stale lock behind.
+    The holder writes its pid into the file, so that one who waits can say whom it waits for:
+    `on_wait(pid)` is called once, when the lock is found taken.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + wait_seconds
+    told = False
     try:
         while True:
             try:
@@ -27,7 +35,23 @@ def exclusive(path: Path, wait_seconds: float, busy: Callable[[], Exception]) ->
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise busy() from None
+                if on_wait is not None and not told:
+                    told = True
+                    on_wait(os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?")
                 time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this host (another user's counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True

@@ -2,13 +2,25 @@
 
 `<store>/<YYYY-MM-DD>/<uuid>.parquet`, one folder per UTC day, so that an
 `aws s3 sync` of Teleport's bucket is a store as it is.
+
+An event's identity is its `uid`, `event_type` and `event_time` together, across the whole
+store: Teleport reuses a uid across event types, and a synced bucket may file an event under
+another day than its time's. Writers take the store's lock, so two ingests never both add
+an event that neither saw stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import logging
+import math
 import os
 import re
+import shutil
+import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -18,6 +30,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import StoreError
+from .locks import exclusive, pid_alive
+
+log = logging.getLogger("accessmon")
 
 #: The columns of Teleport's Athena audit table, in its order (event_date is the folder).
 SCHEMA = pa.schema(
@@ -30,9 +45,17 @@ SCHEMA = pa.schema(
         ("user", pa.string()),
     ]
 )
+#: What makes two events one: the same uid, type and instant (to the millisecond).
+KEY = ("uid", "event_type", "event_time")
+_KEY_SCHEMA = pa.schema([SCHEMA.field(name) for name in KEY])
 
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REJECTED_DIR = "_rejected"
+#: Held by whoever adds files to the store (ingest); readers never wait for it.
+WRITE_LOCK = ".write.lock"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: A temporary file of an older version, which did not name its writer, is removed this old.
+_ORPHAN_SECONDS = 24 * 3600
 
 
 def is_partition_name(name: str) -> bool:
@@ -78,21 +101,21 @@ def files_between(store: Path, start: dt.date | None, end: dt.date | None) -> li
     return files
 
 
-def existing_uids(store: Path, day: dt.date) -> pa.Array:
-    """The uids already stored for one day, for de-duplication."""
-    chunks = []
-    for path in partition_files(store, day):
-        try:
-            chunks.append(pq.read_table(path, columns=["uid"]).column("uid").combine_chunks())
-        except Exception as e:  # a foreign or corrupt file must not stop an ingest silently
-            raise StoreError(f"cannot read {path}: {e}") from e
-    return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+# -- writing --------------------------------------------------------------------------------
+
+
+def temp_path(path: Path) -> Path:
+    """A hidden name beside `path` that names its writer (pid and host), so that what a
+    killed writer leaves behind can be told from what a running one is writing."""
+    return path.with_name(
+        f".{path.name}~{os.getpid()}~{socket.gethostname()}~{uuid.uuid4().hex}.tmp"
+    )
 
 
 def atomic_write_parquet(table: pa.Table, path: Path) -> None:
     """Write to a hidden temporary name in the same folder, then rename: readers see whole files."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = temp_path(path)
     try:
         pq.write_table(table, tmp, compression="snappy", row_group_size=128 * 1024)
         with open(tmp, "rb") as fh:
@@ -103,16 +126,152 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
         raise
 
 
-def atomic_write_text(text: str, path: Path) -> None:
-    """Same promise as atomic_write_parquet, for text files (rejects, results, state)."""
+def atomic_write_text(text: str, path: Path, private: bool = False) -> None:
+    """Same promise as atomic_write_parquet, for text files (rejects, results, state).
+    `private` files are readable by their owner only (0600) from the start."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = temp_path(path)
     try:
-        tmp.write_text(text, encoding="utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _left_by_the_dead(entry: os.DirEntry) -> bool:
+    """A temporary file or folder whose writer is gone: a process of this host that no longer
+    runs, or, for names without a writer, one older than a day. Only the user's own."""
+    if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+        return False
+    try:
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return False
+    if st.st_uid != os.getuid():
+        return False
+    parts = entry.name[1:-4].rsplit("~", 3)
+    if len(parts) == 4:
+        _, pid, host, _ = parts
+        return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
+    return time.time() - st.st_mtime > _ORPHAN_SECONDS
+
+
+def remove_dead_temporaries_in(folder: Path) -> int:
+    """Remove the temporary files and folders in `folder` whose writers are gone (see
+    temp_path); returns how many were removed. For any folder written with temp_path."""
+    removed = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if _left_by_the_dead(entry):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
+def remove_dead_temporaries(store: Path) -> int:
+    """Remove what writers killed with -9 left in the store, its rejects and its cache (they
+    cannot clean up after themselves); returns how many were removed."""
+    store = Path(store)
+    if not store.is_dir():
+        return 0
+    return sum(
+        remove_dead_temporaries_in(Path(e.path))
+        for e in os.scandir(store)
+        if e.is_dir(follow_symlinks=False)
+        and (is_partition_name(e.name) or e.name in (REJECTED_DIR, "_cache"))
+    )
+
+
+@contextlib.contextmanager
+def write_lock(store: Path, wait_seconds: float = math.inf) -> Iterator[None]:
+    """Hold the store's write lock: two ingests into one store run one after the other, so
+    each sees what the other stored. Says on stderr (the `accessmon` log) whom it waits for."""
+    path = Path(store) / WRITE_LOCK
+
+    def waiting(pid: str) -> None:
+        log.warning(f"waiting for the store lock held by pid {pid} ({path})")
+
+    busy = lambda: StoreError(f"another process holds the store lock {path}")  # noqa: E731
+    with exclusive(path, wait_seconds, busy, on_wait=waiting):
+        yield
+
+
+# -- de-duplication ---------------------------------------------------------------------------
+
+_warned: set[str] = set()
+
+
+def warn_unreadable(path: Path, e: Exception) -> None:
+    """Name a file that cannot be read, once per process, and go on without it."""
+    if str(path) not in _warned:
+        _warned.add(str(path))
+        log.warning(f"warning: skipped {path}: not a readable Parquet file ({e})")
+
+
+def _ms(value: object) -> int | None:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return (value - _EPOCH) // dt.timedelta(milliseconds=1)
+    return None
+
+
+@functools.lru_cache(maxsize=16384)
+def _time_ranges(path: str, size: int, mtime_ns: int) -> tuple[tuple[int, int] | None, ...]:
+    """Each row group's [min, max] event_time in ms, from the footer (None where unknown);
+    keyed by size and mtime, so a replaced file is read again."""
+    meta = pq.read_metadata(path)
+    if not set(KEY) <= set(meta.schema.names):
+        raise StoreError(f"it lacks some of the columns {', '.join(KEY)}")
+    column = meta.schema.names.index("event_time")
+    out: list[tuple[int, int] | None] = []
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(column).statistics
+        lo = hi = None
+        if stats is not None and stats.has_min_max:
+            with contextlib.suppress(Exception):  # foreign types: read the whole group
+                lo, hi = _ms(stats.min), _ms(stats.max)
+        out.append((lo, hi) if lo is not None and hi is not None else None)
+    return tuple(out)
+
+
+def _indexed_files(store: Path) -> list[tuple[Path, tuple[tuple[int, int] | None, ...]]]:
+    """Every readable file of the store with its row groups' time ranges."""
+    out = []
+    for path in files_between(store, None, None):
+        try:
+            st = path.stat()
+            out.append((path, _time_ranges(str(path), st.st_size, st.st_mtime_ns)))
+        except FileNotFoundError:
+            continue
+        except (pa.ArrowException, OSError, StoreError) as e:
+            warn_unreadable(path, e)
+    return out
+
+
+def _stored_keys(indexed: list, lo: int, hi: int) -> pa.Table:
+    """The keys stored with an event_time in [lo, hi] ms, in any day's folder: only the row
+    groups whose statistics overlap are read."""
+    tables = [_KEY_SCHEMA.empty_table()]
+    for path, ranges in indexed:
+        groups = [i for i, r in enumerate(ranges) if r is None or (r[0] <= hi and r[1] >= lo)]
+        if not groups:
+            continue
+        try:
+            table = pq.ParquetFile(path).read_row_groups(groups, columns=list(KEY))
+            tables.append(table.select(list(KEY)).cast(_KEY_SCHEMA, safe=False))
+        except (pa.ArrowException, OSError) as e:
+            warn_unreadable(path, e)
+    keys = pa.concat_tables(tables)
+    times = pc.cast(keys.column("event_time"), pa.int64())
+    return keys.filter(pc.and_(pc.greater_equal(times, lo), pc.less_equal(times, hi)))
 
 
 def _by_day(table: pa.Table) -> Iterator[tuple[dt.date, pa.Table]]:
@@ -123,20 +282,33 @@ def _by_day(table: pa.Table) -> Iterator[tuple[dt.date, pa.Table]]:
         yield day, table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
 
 
-def _first_of_each_uid(part: pa.Table) -> pa.Table:
-    """Keep one event per uid within a batch (the first)."""
-    uids = part.column("uid")
-    if len(pc.unique(uids)) == part.num_rows:
+def _first_of_each_key(part: pa.Table) -> pa.Table:
+    """Keep one event per key within a batch (the first)."""
+    if len(pc.unique(part.column("uid"))) == part.num_rows:
         return part
     indexed = part.append_column("__i", pa.array(range(part.num_rows), pa.int64()))
-    firsts = indexed.group_by("uid").aggregate([("__i", "min")]).column("__i_min")
+    firsts = indexed.group_by(list(KEY)).aggregate([("__i", "min")]).column("__i_min")
     return part.take(firsts.take(pc.sort_indices(firsts)))
+
+
+def _not_stored(part: pa.Table, indexed: list) -> pa.Table:
+    """The events of one day's part whose key the store does not hold yet."""
+    lo, hi = (
+        v.as_py() for v in pc.min_max(pc.cast(part.column("event_time"), pa.int64())).values()
+    )
+    stored = _stored_keys(indexed, lo, hi)
+    if not stored.num_rows:
+        return part
+    if not pc.any(pc.is_in(part.column("uid"), value_set=stored.column("uid"))).as_py():
+        return part
+    return part.join(stored, keys=list(KEY), join_type="left anti").select(SCHEMA.names)
 
 
 def write_events(
     store: Path, table: pa.Table, on_file: Callable[[Path, pa.Table], None] | None = None
 ) -> tuple[int, int]:
-    """Add events to the store, skipping uids it already holds.
+    """Add events to the store, skipping those whose key (uid, type, time) it already holds,
+    in any day's folder. Callers that may run beside another writer hold `write_lock`.
 
     Returns (added, duplicates). Each day gets one new file, written atomically,
     so an interrupted run leaves whole files and a re-run completes it. `on_file` sees
@@ -144,12 +316,12 @@ def write_events(
     """
     table = table.select(SCHEMA.names).cast(SCHEMA)
     added = dups = 0
+    indexed = _indexed_files(store)
     for day, part in _by_day(table):
         rows = part.num_rows
-        seen = existing_uids(store, day)
-        if len(seen):
-            part = part.filter(pc.invert(pc.is_in(part.column("uid"), value_set=seen)))
-        part = _first_of_each_uid(part)
+        part = _first_of_each_key(part)
+        if indexed:
+            part = _not_stored(part, indexed)
         dups += rows - part.num_rows
         if not part.num_rows:
             continue
@@ -162,21 +334,50 @@ def write_events(
     return added, dups
 
 
-def count_by_day(store: Path) -> Iterable[tuple[dt.date, int, int]]:
-    """(day, files, events) per partition, from Parquet footers only."""
+# -- reading ----------------------------------------------------------------------------------
+
+
+def count_by_day(
+    store: Path, problems: list[str] | None = None
+) -> Iterable[tuple[dt.date, int, int]]:
+    """(day, files, events) per partition, from Parquet footers only. A file that cannot be
+    read is left out, and named in `problems` (or else in the log)."""
     for day in partitions(store):
-        files = partition_files(store, day)
-        yield day, len(files), sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        files = events = 0
+        for path in partition_files(store, day):
+            try:
+                events += pq.ParquetFile(path).metadata.num_rows
+                files += 1
+            except (pa.ArrowException, OSError) as e:
+                _unreadable(path, e, problems)
+        yield day, files, events
+
+
+def _unreadable(path: Path, e: Exception, problems: list[str] | None) -> None:
+    """Into the caller's list if it has one (it reports them), else into the log."""
+    if problems is None:
+        warn_unreadable(path, e)
+    else:
+        problems.append(f"{path}: not a readable Parquet file ({e})")
 
 
 def summarize(store: Path) -> dict[str, object]:
-    """Days, files, events and events per type: what `accessmon summary` prints."""
-    days = list(count_by_day(store))
-    files = [f for day, _, _ in days for f in partition_files(store, day)]
+    """Days, files, events and events per type: what `accessmon summary` prints. Unreadable
+    files are named under `unreadable` (and warned about) and not counted."""
+    problems: list[str] = []
+    days = list(count_by_day(store, problems))
     by_type: dict[str, int] = {}
-    if files:
-        counts = pq.read_table(files, columns=["event_type"]).column("event_type").value_counts()
-        by_type = {c["values"].as_py(): c["counts"].as_py() for c in counts}
+    for path in files_between(store, None, None):
+        try:
+            column = pq.read_table(path, columns=["event_type"]).column("event_type")
+        except (pa.ArrowException, OSError) as e:
+            if not any(p.startswith(f"{path}:") for p in problems):
+                _unreadable(path, e, problems)
+            continue
+        for c in column.value_counts():
+            by_type[c["values"].as_py()] = by_type.get(c["values"].as_py(), 0) + c["counts"].as_py()
+    for problem in problems:
+        log.warning(f"warning: skipped {problem}")
     return {
         "store": str(store),
         "first_day": days[0][0].isoformat() if days else None,
@@ -185,4 +386,5 @@ def summarize(store: Path) -> dict[str, object]:
         "files": sum(n for _, n, _ in days),
         "events": sum(n for _, _, n in days),
         "event_types": dict(sorted(by_type.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "unreadable": problems,
     }

@@ -101,8 +101,35 @@ def ingest_step(store: str, target: str, jsonl: str) -> dict:
     return {"seconds": seconds, "events": summary.read, "cached": summary.cached_files}
 
 
+def small_files(work: str, files: int, per_file: int) -> dict:
+    """`files` small JSON lines files ingested from one folder, and the same events as one
+    file into another store: both timed in this process, so the ratio is from one run."""
+    from accessmon.demo import generate
+
+    work = Path(work)
+    table = generate(events=files * per_file, days=30, seed=3)
+    lines = [t + "\n" for t in table.column("event_data").to_pylist()]
+    folder = work / "small"
+    for i in range(files):
+        part = folder / f"{i // 1000:02d}" / f"{i:05d}.log"
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_text("".join(lines[i * per_file : (i + 1) * per_file]))
+    one = work / "one.jsonl"
+    one.write_text("".join(lines))
+    out = {}
+    for name, source in (("one", one), ("small", folder)):
+        started = time.perf_counter()
+        summary = ingest([source], work / f"store-{name}")
+        out[f"{name}_seconds"] = time.perf_counter() - started
+        out[f"{name}_events"] = summary.added
+    out["files"] = files
+    return out
+
+
 if __name__ == "__main__":
     task, args = sys.argv[1], json.loads(sys.argv[2])
-    result = {"demo": demo, "report": report, "export": export, "ingest": ingest_step}[task](**args)
+    steps = {"demo": demo, "report": report, "export": export, "ingest": ingest_step,
+             "small_files": small_files}  # fmt: skip
+    result = steps[task](**args)
     result.setdefault("max_rss_mb", max_rss_mb())
     print(json.dumps(result, default=str))

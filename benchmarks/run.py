@@ -7,6 +7,7 @@ view a WITH clause that extracts each column from `event_data` at query time
 
     python benchmarks/run.py --size 10000000     # the targets of the issue
     python benchmarks/run.py --size 1000000      # a quick run
+    python benchmarks/run.py --only small-files  # just the ingest of many small files
 """
 
 from __future__ import annotations
@@ -49,11 +50,20 @@ def main() -> None:
     parser.add_argument("--baseline-runs", type=int, default=3)
     parser.add_argument("--work", type=Path, default=HERE / "data", help="scratch folder")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--files", type=int, default=10_000, help="small files to ingest")
+    parser.add_argument("--per-file", type=int, default=10, help="events per small file")
+    parser.add_argument("--only", choices=["small-files"], help="run this step alone")
     args = parser.parse_args()
     work = args.work / f"{args.size}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     rows: list[tuple[str, str, str, str, bool]] = []
+    if args.only == "small-files":
+        rows.extend(small_files_rows(work, args.files, args.per_file))
+        print_rows(rows)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return
 
     print(f"accessmon benchmarks, {args.size:,} events, {os.cpu_count()} cores", file=sys.stderr)
     demo = child("demo", store=work / "store", events=args.size)
@@ -87,19 +97,38 @@ def main() -> None:
                  rate >= 100_000))  # fmt: skip
     rows.append(("peak memory, ingest", f"{ingest['max_rss_mb']:.0f} MiB", "≤ 2 GiB", "",
                  ingest["max_rss_mb"] <= 2048))  # fmt: skip
+    rows.extend(small_files_rows(work, args.files, args.per_file))
 
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
-          f"{mem:.0f} GiB, Python {platform.python_version()}, {args.size:,} demo events\n")  # fmt: skip
-    print("| what | measured | target | compared with | ok |")
-    print("|---|---|---|---|---|")
-    for what, measured, target, other, ok in rows:
-        print(f"| {what} | {measured} | {target} | {other} | {'yes' if ok else 'NO'} |")
+    print_rows(rows, args.size)
     print("\nsingle queries (median, cached):")
     for name, seconds in sorted(report["single"].items(), key=lambda kv: -kv[1]):
         print(f"  {fmt_s(seconds):>8}  {name}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def small_files_rows(
+    work: Path, files: int, per_file: int
+) -> list[tuple[str, str, str, str, bool]]:
+    """Ingest of a folder of many small files (hourly logs, one per host), against the same
+    events in one file, in the same process: it must stay linear in the number of files."""
+    small = child("small_files", work=work / "small-files", files=files, per_file=per_file)
+    rate = small["small_events"] / small["small_seconds"]
+    one = small["one_events"] / small["one_seconds"]
+    return [(f"ingest {files:,} small files ({per_file} events each)", f"{rate:,.0f} events/s",
+             "≥ ½ of one file's", f"{one:,.0f} events/s as one file ({rate / one:.2f}×), "
+             f"{files / small['small_seconds']:,.0f} files/s", rate >= one / 2)]  # fmt: skip
+
+
+def print_rows(rows: list[tuple[str, str, str, str, bool]], size: int | None = None) -> None:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    events = f", {size:,} demo events" if size else ""
+    print(f"\n{time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} cores, "
+          f"{mem:.0f} GiB, Python {platform.python_version()}{events}\n")  # fmt: skip
+    print("| what | measured | target | compared with | ok |")
+    print("|---|---|---|---|---|")
+    for what, measured, target, other, ok in rows:
+        print(f"| {what} | {measured} | {target} | {other} | {'yes' if ok else 'NO'} |")
 
 
 if __name__ == "__main__":

@@ -300,3 +300,30 @@ def test_a_failed_slice_leaves_no_batch_behind(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"gone\.parquet"):
         builder.finish()
     assert list((store / cache.CACHE_DIR).iterdir()) == []
+
+
+def test_a_failed_build_keeps_the_stale_batch_until_its_replacement_exists(tmp_path, monkeypatch):
+    """A stale batch still answers for its unchanged days: a build that fails must leave it."""
+    store = tmp_path / "store"
+    ingest(
+        [write_jsonl(tmp_path / "a.jsonl", [_event("a", 19, "root"), _event("b", 20, "ubuntu")])],
+        store,
+    )
+    (batch,) = [b for b, _ in cache.batches(store)]
+    (source,) = store_mod.partition_files(store, dt.date(2024, 3, 20))
+    os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 1_000_000))
+    assert cache.status(store)["stale_batches"] == 1
+
+    def fail(self, source, table):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache.Builder, "add", fail)
+    with pytest.raises(OSError, match="disk full"):
+        cache.build(store)
+    assert batch.folder.is_dir()
+    session = _session(store, True)
+    assert session.prepare("SELECT login FROM session_start", **WINDOW)[2].count(str(source)) == 1
+    monkeypatch.undo()
+    assert cache.build(store) == (2, 2)
+    assert not batch.folder.exists()
+    assert cache.status(store) == {"files": 2, "cached": 2, "not_cached": 0, "stale_batches": 0}

@@ -218,12 +218,13 @@ class DuckDBEngine:
 
         if not self.store.is_dir():
             return [("store", False, f"{self.store} does not exist: run `accessmon demo`")]
-        days = list(count_by_day(self.store))
+        problems: list[str] = []
+        days = list(count_by_day(self.store, problems))
         events = sum(n for _, _, n in days)
         detail = f"{self.store}: {events} events over {len(days)} days"
         if days:
             detail += f", {days[0][0]} to {days[-1][0]}"
-        return [("store", bool(days), detail)]
+        return [("store", bool(days), detail)] + [("store file", False, p) for p in problems]
 
     def publish_results(self, path: Path, name: str) -> str | None:
         """Results stay where the report run wrote them."""
