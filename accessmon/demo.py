@@ -153,13 +153,15 @@ def write_demo(
 ) -> tuple[int, int]:
     """Generate demo events straight into a store; returns (added, duplicates) as write_events.
 
-    Chunks cover whole days where possible, so a fresh store gets one file per day.
+    Chunks cover whole days where possible, so a fresh store gets one file per day. The
+    store's write lock is held, as by ingest, so a demo beside an ingest stores each event once.
     """
     added = dups = 0
-    for table in iter_chunks(events, days, users, seed, end_date):
-        a, d = _store.write_events(Path(store), table)
-        added += a
-        dups += d
+    with _store.write_lock(Path(store)):
+        for table in iter_chunks(events, days, users, seed, end_date):
+            a, d = _store.write_events(Path(store), table)
+            added += a
+            dups += d
     return added, dups
 
 

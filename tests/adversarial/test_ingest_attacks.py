@@ -391,3 +391,22 @@ def test_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
     (batch / "exec.parquet").write_bytes(b"half")
     assert run(["cache", "build", "--store", str(store)], tmp_path).returncode == 0
     assert not batch.exists() and live.exists()
+
+
+def test_demo_waits_for_the_store_lock_like_ingest(tmp_path):
+    store = tmp_path / "store"
+    err_path = tmp_path / "demo.err"
+    with store_mod.write_lock(store), open(err_path, "w") as err:
+        proc = _popen(
+            ["demo", "--events", "2000", "--days", "2", "--store", str(store)], tmp_path, err
+        )
+        expected = f"waiting for the store lock held by pid {os.getpid()}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and expected not in err_path.read_text():
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert expected in err_path.read_text(), err_path.read_text()
+        assert _rows(store) == []
+    assert proc.wait(timeout=120) == 0
+    assert len(_rows(store)) == 2000
