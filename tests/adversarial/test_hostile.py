@@ -29,7 +29,7 @@ from accessmon.session import Session
 from accessmon.validate import check_query
 from accessmon.window import Window
 
-from .conftest import build_store, session_for
+from ..conftest import build_store, session_for
 
 START, END = "2024-03-19", "2024-03-21"
 
