@@ -7,25 +7,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import AccessmonError
+from accessmon.errors import AccessmonError
 
 __version__ = "0.1.0"
 __all__ = ["AccessmonError", "Session", "__version__", "query"]
 
 if TYPE_CHECKING:
-    from .session import Session, query
+    from accessmon.session import Session, query
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext accessmon`: the %%accessmon cell magic and %accessmon line magic."""
-    from .magic import register
+    from accessmon.ui.magic import register
 
     register(ipython)
 
 
 def __getattr__(name: str) -> Any:
     if name in ("Session", "query"):
-        from . import session
+        from accessmon import session
 
         return getattr(session, name)
     raise AttributeError(f"module 'accessmon' has no attribute {name!r}")

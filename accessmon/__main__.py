@@ -1,3 +1,3 @@
-from .cli import main
+from accessmon.ui.cli.app import main
 
 main()

@@ -21,8 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .errors import ConfigError
-from .resources import load_document
+from accessmon.errors import ConfigError
+from accessmon.resources import load_document
 
 log = logging.getLogger("accessmon")
 

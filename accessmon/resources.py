@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from accessmon.errors import ConfigError
 
 
 class _AliasFreeLoader(yaml.SafeLoader):

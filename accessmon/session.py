@@ -18,18 +18,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import audit, rbac, saved
-from .config import Config, load_config
-from .errors import BudgetExceeded, ConfigError, StoreChanged
-from .result import QueryResult
-from .validate import CheckedQuery, check_query
-from .views import View, all_views
-from .window import Window
+from accessmon.access import rbac, saved
+from accessmon.config import Config, load_config
+from accessmon.errors import BudgetExceeded, ConfigError, StoreChanged
+from accessmon.result import QueryResult
+from accessmon.sql.validate import CheckedQuery, check_query
+from accessmon.sql.views import View, all_views
+from accessmon.storage import audit
+from accessmon.window import Window
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .engines import Engine
+    from accessmon.engines import Engine
 
 
 def resolve_user(flag: str | None = None, environ: Mapping[str, str] | None = None) -> str:
@@ -168,7 +169,7 @@ class Session:
     def engine(self) -> Engine:
         """The engine below the checks: accessmon's own modules use it after their check."""
         if self._engine is None:
-            from .engines import get_engine
+            from accessmon.engines import get_engine
 
             self._engine = get_engine(self.config, self.user)
         return self._engine

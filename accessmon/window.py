@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from .errors import AccessmonError
+from accessmon.errors import AccessmonError
 
 #: No audit event predates the Unix epoch; a window reaches at most a century (a report's
 #: trend also reads the window before it, which must stay a valid date).

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from accessmon.config import load_config
-from accessmon.ingest import ingest
 from accessmon.session import Session
+from accessmon.storage.ingest import ingest
 
 REPO = Path(__file__).resolve().parent.parent
 # Copies of the facts in ../shared that tests check, so every test runs in any clone.

@@ -21,8 +21,11 @@ from typing import ClassVar
 import pytest
 import yaml
 
-from accessmon import actions, alerts, audit, rbac, saved
+from accessmon.access import rbac, saved
+from accessmon.alerts import actions
+from accessmon.alerts import rules as alerts
 from accessmon.errors import PermissionDenied
+from accessmon.storage import audit
 
 from .conftest import build_store, session_for
 from .test_cli import run
@@ -169,7 +172,7 @@ def audit_events(session) -> list[dict]:
 
 
 def test_builtin_rules_mirror_the_privileged_access_report(make_session, tmp_path):
-    from accessmon.reports import load_definitions
+    from accessmon.reports.run import load_definitions
 
     session = make_session(rules_dir=tmp_path / "none")
     ruleset = alerts.load_rules(session.config)
@@ -792,7 +795,7 @@ def test_cli_alert_run_mistakes(workdir, monkeypatch, args, code, message):
 
     from click.testing import CliRunner
 
-    from accessmon.cli import main
+    from accessmon.ui.cli.app import main
 
     log = logging.getLogger("accessmon")
     monkeypatch.setattr(log, "handlers", list(log.handlers))

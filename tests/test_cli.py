@@ -173,8 +173,10 @@ def test_teleport_config_is_a_global_option(tmp_path):
 
 
 def test_alert_group_survives_any_import_order(tmp_path):
-    """Importing accessmon.cli_alerts first used to drop `alert` from the CLI, silently."""
-    code = "import accessmon.cli_alerts, accessmon.cli as c; print(sorted(c.main.commands))"
+    """Importing accessmon.ui.cli.alert first used to drop `alert` from the CLI, silently."""
+    code = (
+        "import accessmon.ui.cli.alert, accessmon.ui.cli.app as c; print(sorted(c.main.commands))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "'alert'" in out.stdout

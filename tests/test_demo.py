@@ -13,9 +13,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from accessmon import demo, store
+from accessmon.demo import events as demo
 from accessmon.errors import AccessmonError
-from accessmon.views import all_views
+from accessmon.sql.views import all_views
+from accessmon.storage import store
 
 END = dt.date(2024, 3, 20)
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from accessmon import store as store_mod
 from accessmon.errors import IngestError
-from accessmon.ingest import content_uid, ingest
+from accessmon.storage import store as store_mod
+from accessmon.storage.ingest import content_uid, ingest
 
 from .conftest import session_for, write_jsonl
 

@@ -8,8 +8,9 @@ import pytest
 import yaml
 from IPython.core.interactiveshell import InteractiveShell
 
-from accessmon import audit, reports
-from accessmon.magic import AccessmonMagics, split_line_sql
+from accessmon.reports import run as reports
+from accessmon.storage import audit
+from accessmon.ui.magic import AccessmonMagics, split_line_sql
 
 from .conftest import build_store
 from .test_cli import EVENT

@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from accessmon.demo import write_demo
-from accessmon.render import kernel_name
+from accessmon.demo.events import write_demo
+from accessmon.reports.notebook import kernel_name
 
 from .conftest import REPO
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accessmon.errors import AccessmonError
-from accessmon.predicate import (
+from accessmon.alerts.predicate import (
     DICT,
     SET,
     STRING,
@@ -15,6 +14,7 @@ from accessmon.predicate import (
     parse,
     tokenize,
 )
+from accessmon.errors import AccessmonError
 
 FIELDS = {
     "access_request.spec.roles": SET,

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from accessmon import audit, rbac
+from accessmon.access import rbac
 from accessmon.config import load_config
 from accessmon.errors import ConfigError, PermissionDenied, QueryError
-from accessmon.ingest import ingest
 from accessmon.session import Session
+from accessmon.storage import audit
+from accessmon.storage.ingest import ingest
 
 from .conftest import build_store
 from .test_cli import run

@@ -15,9 +15,10 @@ from pathlib import Path
 import papermill
 import pytest
 
-from accessmon import audit, reports
-from accessmon.demo import write_demo
+from accessmon.demo.events import write_demo
 from accessmon.errors import ConfigError, PermissionDenied
+from accessmon.reports import run as reports
+from accessmon.storage import audit
 
 from .conftest import REPO, SPEC, session_for
 from .test_cli import run as cli

@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from accessmon.errors import QueryError
-from accessmon.ingest import ingest
-from accessmon.store import files_between
-from accessmon.views import Column, View, teleport_views
+from accessmon.sql.views import Column, View, teleport_views
+from accessmon.storage.ingest import ingest
+from accessmon.storage.store import files_between
 
 from .conftest import SPEC, build_store, session_for, write_jsonl
 

@@ -12,12 +12,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from accessmon import audit
 from accessmon.config import load_config
-from accessmon.examples import get_example, load_examples
 from accessmon.result import QueryResult, QueryStats
 from accessmon.session import Session
-from accessmon.widgets import PAGE_SIZE, QueryEditor, chart_figure, stats_text, unique_names
+from accessmon.sql.examples import get_example, load_examples
+from accessmon.storage import audit
+from accessmon.ui.widgets import PAGE_SIZE, QueryEditor, chart_figure, stats_text, unique_names
 
 from .conftest import build_store, session_for
 
@@ -329,7 +329,7 @@ def test_widgets_only_wire_the_methods(editor, tmp_path):
 
 def test_importing_stays_light():
     code = (
-        "import sys, accessmon, accessmon.widgets, accessmon.examples; "
+        "import sys, accessmon, accessmon.ui.widgets, accessmon.sql.examples; "
         "print([m for m in ('plotly', 'ipywidgets', 'pandas') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ..config import Config
-    from ..result import QueryResult
-    from ..validate import CheckedQuery
-    from ..window import Window
+    from accessmon.config import Config
+    from accessmon.result import QueryResult
+    from accessmon.sql.validate import CheckedQuery
+    from accessmon.window import Window
 
 #: name -> "module:class"; heavy drivers (pyathena, boto3) load only with their engine.
 ENGINES = {

@@ -14,14 +14,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..config import Config
-from ..errors import ConfigError, EngineError
-from ..result import QueryResult, QueryStats
-from ..validate import CheckedQuery
-from ..views import all_views
-from ..viewsql import quote_ident, trino_view
-from ..window import Window
-from .base import with_views
+from accessmon.config import Config
+from accessmon.engines.base import with_views
+from accessmon.errors import ConfigError, EngineError
+from accessmon.result import QueryResult, QueryStats
+from accessmon.sql.render import quote_ident, trino_view
+from accessmon.sql.validate import CheckedQuery
+from accessmon.sql.views import all_views
+from accessmon.window import Window
 
 _THROTTLING = ("ThrottlingException", "TooManyRequestsException")
 

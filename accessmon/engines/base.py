@@ -13,8 +13,8 @@ from sqlglot import exp
 if TYPE_CHECKING:
     import duckdb
 
-from ..views import all_views
-from ..viewsql import INSTANT_PREFIX, duckdb_utc_instant, quote_ident, quote_literal
+from accessmon.sql.render import INSTANT_PREFIX, duckdb_utc_instant, quote_ident, quote_literal
+from accessmon.sql.views import all_views
 
 
 def _trino_date_diff_to_duckdb(node: exp.Expression) -> exp.Expression:
@@ -219,7 +219,7 @@ def teleport_table(store: Path, name: str = "audit_db.audit_table") -> duckdb.Du
     folder), for running `athena_sql_for_duckdb` output: tests and benchmarks, never analysts."""
     import duckdb
 
-    from .. import store as store_mod
+    from accessmon.storage import store as store_mod
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")

@@ -16,16 +16,24 @@ from pathlib import Path
 
 import duckdb
 
-from .. import cache
-from .. import store as store_mod
-from ..config import Config
-from ..errors import EngineError, QueryError, StoreChanged, StoreError
-from ..result import QueryResult, QueryStats
-from ..validate import CheckedQuery
-from ..views import all_views, did_you_mean
-from ..viewsql import INSTANT_PREFIX, duckdb_empty_events, duckdb_view, quote_ident, quote_literal
-from ..window import Window
-from .base import use_parsed_instants, with_views
+from accessmon._io import arrow_table
+from accessmon.config import Config
+from accessmon.engines.base import use_parsed_instants, with_views
+from accessmon.errors import EngineError, QueryError, StoreChanged, StoreError
+from accessmon.names import did_you_mean
+from accessmon.result import QueryResult, QueryStats
+from accessmon.sql.render import (
+    INSTANT_PREFIX,
+    duckdb_empty_events,
+    duckdb_view,
+    quote_ident,
+    quote_literal,
+)
+from accessmon.sql.validate import CheckedQuery
+from accessmon.sql.views import all_views
+from accessmon.storage import cache
+from accessmon.storage import store as store_mod
+from accessmon.window import Window
 
 _SPILL_PREFIX = "accessmon-duckdb-"
 
@@ -214,7 +222,7 @@ class DuckDBEngine:
         )
 
     def diagnose(self) -> list[tuple[str, bool, str]]:
-        from ..store import count_by_day
+        from accessmon.storage.store import count_by_day
 
         if not self.store.is_dir():
             return [("store", False, f"{self.store} does not exist: run `accessmon demo`")]
@@ -274,12 +282,6 @@ def only_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         kinds = ", ".join(st.type.name for st in statements) or "nothing"
         raise QueryError(f"not allowed: the engine runs one SELECT, this is {kinds}")
-
-
-def arrow_table(relation: duckdb.DuckDBPyRelation):
-    """The result as a pyarrow Table (the method's name changed in DuckDB 2.0)."""
-    fetch = getattr(relation, "to_arrow_table", None) or relation.arrow
-    return fetch()
 
 
 _MISSING_COLUMN = re.compile(r'Referenced column "?([^"\s]+)"? not found', re.I)

@@ -26,7 +26,7 @@ import pytest
 from accessmon.config import load_config
 from accessmon.errors import AccessmonError, EngineError, QueryError
 from accessmon.session import Session
-from accessmon.validate import check_query
+from accessmon.sql.validate import check_query
 from accessmon.window import Window
 
 from ..conftest import build_store, session_for

@@ -19,10 +19,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from accessmon import cache
-from accessmon import ingest as ingest_mod
-from accessmon import store as store_mod
-from accessmon.ingest import ingest
+from accessmon.storage import cache
+from accessmon.storage import ingest as ingest_mod
+from accessmon.storage import store as store_mod
+from accessmon.storage.ingest import ingest
 
 from ..conftest import write_jsonl
 from ..test_cli import run

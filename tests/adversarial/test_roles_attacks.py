@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from accessmon import audit, config, reports
+from accessmon import config
 from accessmon.config import load_config
 from accessmon.errors import ConfigError, PermissionDenied
+from accessmon.reports import run as reports
 from accessmon.session import Session, os_account, resolve_identity
+from accessmon.storage import audit
 from accessmon.window import Window
 
 from ..conftest import build_store

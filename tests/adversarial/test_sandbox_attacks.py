@@ -14,9 +14,9 @@ import re
 import duckdb
 import pytest
 
-from accessmon import validate
 from accessmon.errors import EngineError, QueryError
-from accessmon.validate import REFUSED_FUNCTIONS, check_query, refused_reason
+from accessmon.sql import validate
+from accessmon.sql.validate import REFUSED_FUNCTIONS, check_query, refused_reason
 from accessmon.window import Window
 
 from ..conftest import build_store, session_for

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from .errors import AccessmonError, ConfigError
-from .resources import load_document
-from .store import atomic_write_text
-from .validate import check_query
-from .views import did_you_mean
+from accessmon.errors import AccessmonError, ConfigError
+from accessmon.names import did_you_mean
+from accessmon.resources import load_document
+from accessmon.sql.validate import check_query
+from accessmon.storage.store import atomic_write_text
 
 #: fullmatch, not match with `$`: `$` also matches before a trailing newline (`evil\n`).
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")

@@ -22,8 +22,9 @@ from sqlglot.optimizer.scope import traverse_scope
 from sqlglot.schema import MappingSchema
 from sqlglot.tokens import TokenType
 
-from .errors import QueryError
-from .views import all_views, did_you_mean
+from accessmon.errors import QueryError
+from accessmon.names import did_you_mean
+from accessmon.sql.views import all_views
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 

@@ -2,15 +2,16 @@
 
 Each view selects one event type and turns fields of the event JSON into columns.
 The SQL of every view, for DuckDB and for Athena, is rendered from this table
-(see `accessmon.viewsql`); no view is written by hand.
+(see `accessmon.sql.render`); no view is written by hand.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from functools import cache
+
+from accessmon.names import did_you_mean
 
 #: view | event type | codes, then its columns after event_date and event_time, in
 #: Teleport's order. Unmarked columns are varchar; TD stands for the five trusted-device columns.
@@ -221,21 +222,13 @@ def teleport_views() -> dict[str, View]:
 
 def get_view(name: str) -> View:
     """The view called `name`, or a QueryError that suggests the closest name."""
-    from .errors import QueryError
+    from accessmon.errors import QueryError
 
     views = all_views()
     key = name.lower()
     if key in views:
         return views[key]
     raise QueryError(f"unknown view {name}{did_you_mean(key, views)}")
-
-
-def did_you_mean(word: str, choices, n: int = 3) -> str:
-    """` (did you mean x?)` for the closest choices, or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.6)
-    if not close:
-        return ""
-    return " (did you mean " + " or ".join(close) + "?)"
 
 
 def view_name_for(event_type: str) -> str:

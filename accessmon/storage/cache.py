@@ -29,12 +29,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import store as store_mod
-from .errors import AccessmonError
-from .locks import exclusive
-from .views import View, all_views
-from .viewsql import duckdb_view
-from .window import Window
+from accessmon.errors import AccessmonError
+from accessmon.sql.render import duckdb_view
+from accessmon.sql.views import View, all_views
+from accessmon.storage import store as store_mod
+from accessmon.storage.locks import exclusive
+from accessmon.window import Window
 
 CACHE_DIR = "_cache"
 _MANIFEST = "manifest.json"

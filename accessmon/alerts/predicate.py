@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import AccessmonError
-from .views import did_you_mean
+from accessmon.errors import AccessmonError
+from accessmon.names import did_you_mean
 
 STRING, SET, DICT, BOOL = "string", "set", "dict", "bool"
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .session import Session
+    from accessmon.config import Config
+    from accessmon.session import Session
 
 _GLOBAL_OPTIONS = [
     click.option(
@@ -73,7 +73,7 @@ def window_options(f):
 
 
 def _config() -> Config:
-    from .config import load_config
+    from accessmon.config import load_config
 
     obj = click.get_current_context().ensure_object(dict)
     flags = {k: obj.get(k) for k in ("store", "engine", "user")}
@@ -83,6 +83,6 @@ def _config() -> Config:
 
 
 def _session() -> Session:
-    from .session import Session
+    from accessmon.session import Session
 
     return Session(_config())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import AccessmonError
+from accessmon.errors import AccessmonError
 
 if TYPE_CHECKING:
     import pandas as pd

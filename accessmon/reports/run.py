@@ -23,21 +23,21 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import audit
-from .config import line_of
-from .errors import AccessmonError, ConfigError
-from .locks import exclusive
-from .names import NAME_PATTERN, check_name
-from .resources import load_document
-from .store import atomic_write_text
-from .validate import check_query
-from .views import did_you_mean
-from .window import Window
+from accessmon.storage import audit
+from accessmon.config import line_of
+from accessmon.errors import AccessmonError, ConfigError
+from accessmon.storage.locks import exclusive
+from accessmon.names import NAME_PATTERN, check_name
+from accessmon.resources import load_document
+from accessmon.storage.store import atomic_write_text
+from accessmon.sql.validate import check_query
+from accessmon.names import did_you_mean
+from accessmon.window import Window
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from .session import Session
+    from accessmon.session import Session
 
 STATES = ("RUNNING", "SUCCESS", "ERROR")
 #: What `report state` says of a run whose process is gone (kill -9, a reboot).
@@ -599,7 +599,7 @@ def section_html(q: QueryOutcome) -> tuple[str, str]:
 
 def query_figure(q: QueryOutcome):
     """The report's chart for one query: a stacked bar of count per event_date by key."""
-    from .charts import figure
+    from accessmon.reports.charts import figure
 
     c = q.chart
     return figure(q.frame(), c["kind"], c["x"], c["y"], c.get("keys"), title=q.title)

@@ -17,13 +17,13 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import reports
-from .errors import AccessmonError
-from .store import atomic_write_text
-from .window import Window
+from accessmon.reports import run as reports
+from accessmon.errors import AccessmonError
+from accessmon.storage.store import atomic_write_text
+from accessmon.window import Window
 
 if TYPE_CHECKING:
-    from .session import Session
+    from accessmon.session import Session
 
 KERNEL = "accessmon"
 

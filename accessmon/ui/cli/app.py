@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from . import audit
-from .cli_alerts import alert
-from .cli_common import _config, _session, global_options, window_options
-from .errors import AccessmonError
+from accessmon.errors import AccessmonError
+from accessmon.storage import audit
+from accessmon.ui.cli.alert import alert
+from accessmon.ui.cli.common import _config, _session, global_options, window_options
 
 
 class _Group(click.Group):
@@ -68,7 +68,7 @@ def _log_to_stderr() -> None:
 @global_options
 def ingest(paths: tuple[Path, ...]) -> None:
     """Read Teleport audit logs (JSON lines, .gz, JSON arrays, folders) into the store."""
-    from .ingest import ingest as run_ingest
+    from accessmon.storage.ingest import ingest as run_ingest
 
     summary = run_ingest(paths, _config().store)
     click.echo(summary.as_text())
@@ -85,8 +85,8 @@ def demo(events: int, days: int, users: int, seed: int, end_date) -> None:
     """Write a synthetic but realistic Teleport audit log into the store."""
     import time
 
-    from .cache import build
-    from .demo import write_demo
+    from accessmon.demo.events import write_demo
+    from accessmon.storage.cache import build
 
     store = _config().store
     started = time.perf_counter()
@@ -115,7 +115,7 @@ def cache_group() -> None:
 @global_options
 def cache_build() -> None:
     """Cache every file not yet cached, or changed since (after an `aws s3 sync`, say)."""
-    from .cache import build
+    from accessmon.storage.cache import build
 
     store = Path(_config().store)
     files, events = build(store)
@@ -126,7 +126,7 @@ def cache_build() -> None:
 @global_options
 def cache_status() -> None:
     """How many source files queries read from the cache, and how many from JSON."""
-    from .cache import status
+    from accessmon.storage.cache import status
 
     info = status(Path(_config().store))
     click.echo(
@@ -139,7 +139,7 @@ def cache_status() -> None:
 @global_options
 def cache_clear() -> None:
     """Drop the cache; queries parse the JSON until `accessmon cache build`."""
-    from .cache import clear
+    from accessmon.storage.cache import clear
 
     clear(Path(_config().store))
     click.echo("cache cleared")
@@ -150,7 +150,7 @@ def cache_clear() -> None:
 @global_options
 def summary(fmt: str) -> None:
     """What the store holds: days, files, events per type."""
-    from .store import summarize
+    from accessmon.storage.store import summarize
 
     info = summarize(Path(_config().store))
     if fmt == "json":
@@ -176,7 +176,7 @@ def summary(fmt: str) -> None:
 @global_options
 def schema(view: str | None, fmt: str) -> None:
     """List the views, or one view's columns and types."""
-    from .views import get_view
+    from accessmon.sql.views import get_view
 
     allowed = _session().views()
     views = [get_view(view)] if view else list(allowed.values())
@@ -233,7 +233,7 @@ def query() -> None:
 @global_options
 def query_exec(sql, name, days, start, end, fmt, show_sql, stats, csv_guard) -> None:
     """Run SQL (an argument, or stdin) and print the rows; JSON as tctl prints it."""
-    from . import output
+    from accessmon.ui import output
 
     session = _session()
     if name:
@@ -315,7 +315,7 @@ def report() -> None:
 @global_options
 def report_ls() -> None:
     """List the built-in and custom reports."""
-    from .reports import load_definitions
+    from accessmon.reports.run import load_definitions
 
     session = _session()
     with session.checked(audit.REPORT_LIST, "list", "security_report") as extra:
@@ -359,9 +359,9 @@ def report_ls() -> None:
 @global_options
 def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
     """Run a report headless: the notebook with papermill, then one self-contained HTML."""
-    from .render import render
-    from .reports import load_definitions
-    from .window import Window
+    from accessmon.reports.notebook import render
+    from accessmon.reports.run import load_definitions
+    from accessmon.window import Window
 
     if bool(name) == run_all:
         raise click.UsageError("give a report NAME or --all")
@@ -395,7 +395,7 @@ def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
 @global_options
 def report_get(name: str, fmt: str) -> None:
     """Print the latest results of a report."""
-    from .reports import latest_results, read_results
+    from accessmon.reports.run import latest_results, read_results
 
     session = _session()
     with session.checked(audit.REPORT_GET, "read", "security_report", name=name) as extra:
@@ -420,7 +420,7 @@ def report_get(name: str, fmt: str) -> None:
 @global_options
 def report_state(name: str) -> None:
     """Print the state of a report's runs: RUNNING, SUCCESS or ERROR, with updated_at."""
-    from .reports import read_states
+    from accessmon.reports.run import read_states
 
     session = _session()
     with session.checked(audit.REPORT_STATE, "read", "security_report", name=name):
@@ -437,7 +437,7 @@ def report_state(name: str) -> None:
 @global_options
 def whoami(fmt: str) -> None:
     """Who accessmon thinks you are, your roles, and what they allow."""
-    from .rbac import allowed_verbs
+    from accessmon.access.rbac import allowed_verbs
 
     session = _session()
     verbs = allowed_verbs(session.policy, session.user)
@@ -457,7 +457,7 @@ def whoami(fmt: str) -> None:
 @global_options
 def doctor() -> None:
     """Check the configuration: the store, or Athena's credentials, table and workgroup."""
-    from .session import Session
+    from accessmon.session import Session
 
     session = Session(_config())
     checks = session.diagnose()

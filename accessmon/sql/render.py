@@ -11,8 +11,8 @@ import json
 import re
 from collections.abc import Iterable
 
-from .views import Column, View
-from .window import Window
+from accessmon.sql.views import Column, View
+from accessmon.window import Window
 
 _ROW = re.compile(r"^array\(row\((.*)\)\)$")
 

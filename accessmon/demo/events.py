@@ -25,8 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import store as _store
-from .errors import ConfigError
+from accessmon.errors import ConfigError
+from accessmon.storage import store as _store
 
 # --------------------------------------------------------------------------------------------
 # Planted behaviours: the rates the Privileged Access Report's queries find (tests check them).

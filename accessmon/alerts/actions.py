@@ -29,8 +29,8 @@ from typing import Any
 
 import yaml
 
-from . import audit
-from .store import atomic_write_text
+from accessmon.storage import audit
+from accessmon.storage.store import atomic_write_text
 
 #: Back-off before retry n (0-based) is BACKOFF_SECONDS * 2**n, capped at BACKOFF_CAP_SECONDS.
 BACKOFF_SECONDS = 0.2

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from .errors import AccessmonError
+from accessmon.errors import AccessmonError
 
 if TYPE_CHECKING:
-    from .session import Session
+    from accessmon.session import Session
 
 USAGE = (
     "usage: %%accessmon [--days N | --from D --to D] [-o VAR]  (SQL in the cell); "
@@ -96,7 +96,7 @@ class AccessmonMagics(Magics):
 
     @line_cell_magic
     def accessmon(self, line: str, cell: str | None = None) -> Any:
-        """Run Trino SQL over the audit views; see `accessmon.magic` for the forms."""
+        """Run Trino SQL over the audit views; see `accessmon.ui.magic` for the forms."""
         try:
             return self._dispatch(line, cell)
         except _Help:
@@ -131,7 +131,7 @@ class AccessmonMagics(Magics):
 
     def session(self, args: argparse.Namespace) -> Session:
         """The shell's Session; a new one when --store, --config, --user or --engine change."""
-        from .session import Session
+        from accessmon.session import Session
 
         flags = {key: getattr(args, key) for key in _GLOBAL_KEYS}
         key = tuple(flags.values())
@@ -158,7 +158,7 @@ class AccessmonMagics(Magics):
         return frame
 
     def _schema(self, args: argparse.Namespace) -> None:
-        from .views import get_view
+        from accessmon.sql.views import get_view
 
         allowed = self.session(args).views()
         if args.view:
@@ -174,7 +174,7 @@ class AccessmonMagics(Magics):
         self._store(args.out, list(allowed))
 
     def _report(self, args: argparse.Namespace) -> None:
-        from . import reports
+        from accessmon.reports import run as reports
 
         session = self.session(args)
         run = reports.run_report(session, args.name, days=args.days, start=args.start, end=args.end)

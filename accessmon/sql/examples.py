@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from .errors import AccessmonError, ConfigError
-from .resources import load_document
-from .views import did_you_mean
+from accessmon.errors import AccessmonError, ConfigError
+from accessmon.names import did_you_mean
+from accessmon.resources import load_document
 
 
 @dataclass(frozen=True)

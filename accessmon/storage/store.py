@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .errors import StoreError
-from .locks import exclusive, pid_alive
+from accessmon.errors import StoreError
+from accessmon.storage.locks import exclusive, pid_alive
 
 log = logging.getLogger("accessmon")
 

@@ -4,7 +4,7 @@ Two kinds of rule, one runner. `kind: access_monitoring_rule` (Teleport's resour
 `tctl get access_monitoring_rules` prints it) is evaluated over the `access_request.create`
 events of a window with Teleport's predicate language; `kind: detection_rule` (ours) runs
 any audit query and alerts on rows or on a threshold per key. Both end in the actions of
-`accessmon.actions`. Alerts are de-duplicated per rule and key within a cooldown, in a
+`accessmon.alerts.actions`. Alerts are de-duplicated per rule and key within a cooldown, in a
 state file that concurrent runs share safely (a lock, then an atomic write).
 """
 
@@ -26,20 +26,28 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from . import actions, audit
-from .config import node_line
-from .errors import AccessmonError, ConfigError
-from .locks import exclusive
-from .predicate import DICT, SET, STRING, Predicate, PredicateError, compile_predicate
-from .resources import load_documents
-from .store import atomic_write_text
-from .validate import check_query
-from .views import did_you_mean
-from .window import Window
+from accessmon.alerts import actions
+from accessmon.alerts.predicate import (
+    DICT,
+    SET,
+    STRING,
+    Predicate,
+    PredicateError,
+    compile_predicate,
+)
+from accessmon.config import node_line
+from accessmon.errors import AccessmonError, ConfigError
+from accessmon.names import did_you_mean
+from accessmon.resources import load_documents
+from accessmon.sql.validate import check_query
+from accessmon.storage import audit
+from accessmon.storage.locks import exclusive
+from accessmon.storage.store import atomic_write_text
+from accessmon.window import Window
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .session import Session
+    from accessmon.config import Config
+    from accessmon.session import Session
 
 SEVERITIES = ("low", "medium", "high", "critical")
 KINDS = ("access_monitoring_rule", "detection_rule")
@@ -418,7 +426,7 @@ class _Context:
     _reports: dict[str, Any] | None = None
 
     def report_query(self, report: str, name: str) -> str:
-        from .reports import load_definitions
+        from accessmon.reports.run import load_definitions
 
         if self._reports is None:
             reports_dir = Path(self.config.reports_dir) if self.config else Path(os.devnull)
@@ -433,7 +441,7 @@ class _Context:
         return queries[name].query
 
     def saved_query(self, name: str) -> str:
-        from . import saved
+        from accessmon.access import saved
 
         if self.config is None:
             raise AccessmonError(f"saved query {name}: no configuration to find queries_dir in")

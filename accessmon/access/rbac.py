@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError, PermissionDenied
-from .resources import load_documents
+from accessmon.errors import ConfigError, PermissionDenied
+from accessmon.resources import load_documents
 
 log = logging.getLogger("accessmon")
 

@@ -31,10 +31,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from . import cache
-from . import store as store_mod
-from .errors import AccessmonError, IngestError
-from .viewsql import duckdb_utc_instant
+from accessmon.errors import AccessmonError, IngestError
+from accessmon.sql.render import duckdb_utc_instant
+from accessmon.storage import cache
+from accessmon.storage import store as store_mod
 
 #: Files taken from directories; a file named on the command line is always read.
 LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
@@ -325,7 +325,7 @@ class _Extractor:
 
         self.con.register("chunk", chunk)
         try:
-            from .engines.duckdb import arrow_table
+            from accessmon._io import arrow_table
 
             out = arrow_table(self.con.sql(_EXTRACT))
         finally:

@@ -23,18 +23,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import charts
-from .errors import AccessmonError, QueryError
-from .examples import get_example, load_examples
-from .views import did_you_mean
-from .window import Window
+from accessmon.errors import AccessmonError, QueryError
+from accessmon.names import did_you_mean
+from accessmon.reports import charts
+from accessmon.sql.examples import get_example, load_examples
+from accessmon.window import Window
 
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from .result import QueryResult
-    from .session import Session
+    from accessmon.result import QueryResult
+    from accessmon.session import Session
 
 #: Teleport's window presets, in days; a date range is the other choice.
 PRESETS = (7, 30, 90, 120)
@@ -104,7 +104,7 @@ class QueryEditor:
     def session(self) -> Session:
         """Built on first use from the flags, as `Session(**flags)` does for the CLI."""
         if self._session is None:
-            from .session import Session
+            from accessmon.session import Session
 
             self._session = Session(**self._flags)
         return self._session
@@ -515,7 +515,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, guard: bool = True) -> None:
     text that a spreadsheet would run as a formula starts with `'` (numbers are left alone)."""
     import pandas as pd
 
-    from .output import guard_cell
+    from accessmon.ui.output import guard_cell
 
     out = frame.copy()
     for column in out.columns:

@@ -1,0 +1,8 @@
+"""Security reports: definitions, runs, state, and the notebook that renders them.
+
+The names below are what the report notebook and Python users call.
+"""
+
+from accessmon.reports.run import display_report, load_results, run_report
+
+__all__ = ["display_report", "load_results", "run_report"]
