@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -44,3 +48,25 @@ def make_store(tmp_path):
         return session_for(build_store(tmp_path, events, name))
 
     return factory
+
+
+#: One session.start event, for tests that need a row.
+EVENT = {
+    "event": "session.start",
+    "uid": "u-1",
+    "time": "2024-03-20T12:12:03.374Z",
+    "user": "alice",
+    "login": "root",
+    "proto": "ssh",
+    "sid": "s-1",
+}
+
+
+def run(args, cwd: Path, stdin: str | None = None, env: dict | None = None):
+    """The console script as a user runs it: a real subprocess, no ACCESSMON_* of the machine."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSMON_")}
+    clean.update(env or {})
+    exe = shutil.which("accessmon", path=str(Path(sys.executable).parent))
+    return subprocess.run(
+        [exe, *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=clean
+    )

@@ -27,8 +27,7 @@ from accessmon.alerts import rules as alerts
 from accessmon.errors import PermissionDenied
 from accessmon.storage import audit
 
-from .conftest import build_store, session_for
-from .test_cli import run
+from .conftest import build_store, run, session_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alerts"
 ROLES = FIXTURES / "roles.yaml"

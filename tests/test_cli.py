@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from .conftest import build_store
-
-EVENT = {
-    "event": "session.start",
-    "uid": "u-1",
-    "time": "2024-03-20T12:12:03.374Z",
-    "user": "alice",
-    "login": "root",
-    "proto": "ssh",
-    "sid": "s-1",
-}
-
-
-def run(args, cwd: Path, stdin: str | None = None, env: dict | None = None):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSMON_")}
-    clean.update(env or {})
-    exe = shutil.which("accessmon", path=str(Path(sys.executable).parent))
-    return subprocess.run(
-        [exe, *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=clean
-    )
+from .conftest import EVENT, build_store, run
 
 
 def test_help_lists_subcommands(tmp_path):

@@ -9,8 +9,7 @@ from accessmon.errors import AccessmonError, ConfigError
 from accessmon.session import resolve_user
 from accessmon.window import MAX_DAYS, Window
 
-from .conftest import build_store
-from .test_cli import EVENT, run
+from .conftest import EVENT, build_store, run
 
 WINDOW = ["--from", "2024-03-20", "--to", "2024-03-20"]
 

@@ -12,8 +12,7 @@ from accessmon.reports import run as reports
 from accessmon.storage import audit
 from accessmon.ui.magic import AccessmonMagics, split_line_sql
 
-from .conftest import build_store
-from .test_cli import EVENT
+from .conftest import EVENT, build_store
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
 DAY = "--from 2024-03-20 --to 2024-03-20"

@@ -15,8 +15,7 @@ from accessmon.session import Session
 from accessmon.storage import audit
 from accessmon.storage.ingest import ingest
 
-from .conftest import build_store
-from .test_cli import run
+from .conftest import build_store, run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
 POLICY = rbac.load_policy([FIXTURE])

@@ -21,7 +21,7 @@ from accessmon.reports import run as reports
 from accessmon.storage import audit
 
 from .conftest import REPO, SPEC, session_for
-from .test_cli import run as cli
+from .conftest import run as cli
 from .test_rbac import FIXTURE
 
 SEED = SPEC.parent / "seed" / "access-monitoring.txt"

@@ -24,8 +24,7 @@ from accessmon.storage import ingest as ingest_mod
 from accessmon.storage import store as store_mod
 from accessmon.storage.ingest import ingest
 
-from ..conftest import write_jsonl
-from ..test_cli import run
+from ..conftest import run, write_jsonl
 
 
 def _event(uid: str, time: str = "2024-03-20T12:00:00.000Z", event: str = "session.start"):

@@ -22,8 +22,7 @@ import yaml
 from accessmon.reports import run as reports
 from accessmon.ui import output
 
-from ..conftest import build_store
-from ..test_cli import EVENT, run
+from ..conftest import EVENT, build_store, run
 from ..test_rbac import FIXTURE
 
 REAL = "privilege_access_report"

@@ -24,8 +24,7 @@ from accessmon.session import Session, os_account, resolve_identity
 from accessmon.storage import audit
 from accessmon.window import Window
 
-from ..conftest import build_store
-from ..test_cli import run
+from ..conftest import build_store, run
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
 EVENT = {

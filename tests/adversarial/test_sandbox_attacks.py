@@ -19,8 +19,7 @@ from accessmon.sql import validate
 from accessmon.sql.validate import REFUSED_FUNCTIONS, check_query, refused_reason
 from accessmon.window import Window
 
-from ..conftest import build_store, session_for
-from ..test_cli import run
+from ..conftest import build_store, run, session_for
 
 START, END = "2024-03-19", "2024-03-21"
 WINDOW = ["--from", START, "--to", END]

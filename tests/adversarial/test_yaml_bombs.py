@@ -7,7 +7,7 @@ import pytest
 from accessmon.errors import ConfigError
 from accessmon.resources import load_document, load_documents
 
-from ..test_cli import run
+from ..conftest import run
 
 LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
     f"{b}: &{b} [*{a},*{a},*{a},*{a},*{a},*{a},*{a},*{a},*{a}]\n"
