@@ -22,7 +22,8 @@ def _norm(requirement: str) -> str:
 
 def test_environment_yml_mirrors_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    wanted = {_norm(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    extras = [r for rs in project["optional-dependencies"].values() for r in rs]
+    wanted = {_norm(r) for r in project["dependencies"] + extras if not r.startswith("accessmon[")}
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     listed = set()
     for dep in env["dependencies"]:
@@ -65,3 +66,21 @@ def test_spec_fixtures_match_shared_when_it_is_beside_the_clone():
         original = REPO.parent / "shared" / copy.relative_to(fixtures)
         if original.is_file():
             assert copy.read_bytes() == original.read_bytes(), f"{copy} differs from {original}"
+
+
+def test_athena_without_its_extra_says_which_extra_to_install(tmp_path):
+    """`pip install accessmon` has no pyathena: choosing Athena names the extra, not a traceback."""
+    code = (
+        "import sys, importlib.abc\n"
+        "class Hide(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('pyathena', 'boto3'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        "from accessmon.ui.cli import main\n"
+        "main(['query', 'exec', '--engine', 'athena', 'SELECT 1'])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert "pip install 'accessmon[athena]'" in out.stderr
+    assert "Traceback" not in out.stderr

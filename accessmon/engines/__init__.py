@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Protocol
 
+from accessmon.errors import ConfigError
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -18,6 +20,8 @@ ENGINES = {
     "duckdb": "accessmon.engines.duckdb:DuckDBEngine",
     "athena": "accessmon.engines.athena:AthenaEngine",
 }
+#: name -> (the driver packages it needs, the extra of accessmon that installs them).
+DRIVERS = {"athena": (("pyathena", "boto3"), "athena")}
 
 
 class Engine(Protocol):
@@ -40,5 +44,20 @@ class Engine(Protocol):
 
 def get_engine(config: Config, user: str = "unknown") -> Engine:
     """The engine the configuration names (the Config model admits only known names)."""
+    packages, extra = DRIVERS.get(config.engine, ((), ""))
+    missing = [p for p in packages if not _importable(p)]
+    if missing:
+        raise ConfigError(
+            f"engine {config.engine} needs {' and '.join(missing)}, which are not installed: "
+            f"pip install 'accessmon[{extra}]'"
+        )
     module, _, cls = ENGINES[config.engine].partition(":")
     return getattr(importlib.import_module(module), cls)(config, user)
+
+
+def _importable(package: str) -> bool:
+    try:
+        importlib.import_module(package)
+    except ImportError:
+        return False
+    return True
