@@ -149,16 +149,16 @@ class AthenaEngine:
         try:
             cursor.execute(sql)
             frame = cursor.as_pandas()
-        except _Timeout as t:
+        except _Timeout as e:
             cursor.cancel()
             raise EngineError(
-                f"Athena query {t.query_id} was stopped after {s.timeout_seconds:g} s "
+                f"Athena query {e.query_id} was stopped after {s.timeout_seconds:g} s "
                 "(athena.timeout_seconds)"
-            ) from None
+            ) from e
         except AthenaError as e:
-            raise EngineError(f"Athena query {cursor.query_id or ''} failed: {e}".strip()) from None
+            raise EngineError(f"Athena query {cursor.query_id or ''} failed: {e}".strip()) from e
         except Exception as e:
-            raise _translate_aws(e) from None
+            raise _translate_aws(e) from e
         stats = QueryStats(
             "athena",
             elapsed_ms=int((time.monotonic() - started) * 1000),
@@ -180,7 +180,7 @@ class AthenaEngine:
             self.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes(),
                                          ContentType="application/json")  # fmt: skip
         except Exception as e:
-            raise _translate_aws(e) from None
+            raise _translate_aws(e) from e
         return f"s3://{bucket}/{key}"
 
     def close(self) -> None:
@@ -239,7 +239,7 @@ def _aws_call(fn, **kwargs):
     try:
         return fn(**kwargs)
     except Exception as e:
-        raise _translate_aws(e) from None
+        raise _translate_aws(e) from e
 
 
 def _translate_aws(e: Exception) -> Exception:

@@ -127,8 +127,8 @@ class DuckDBEngine:
             view_sql[name] = body
         try:
             return with_views(tree, view_sql, "duckdb")
-        except RecursionError:  # validation bounds the depth; this is the last guard
-            raise QueryError("the query nests too deeply to be translated for DuckDB") from None
+        except RecursionError as e:  # validation bounds the depth; this is the last guard
+            raise QueryError("the query nests too deeply to be translated for DuckDB") from e
 
     def _allow(self, files: list[Path]) -> None:
         """Let the connection read exactly these files, and no others.
@@ -196,19 +196,19 @@ class DuckDBEngine:
         except KeyboardInterrupt:
             con.interrupt()
             raise
-        except duckdb.InterruptException:
-            raise self._stopped() from None
+        except duckdb.InterruptException as e:
+            raise self._stopped() from e
         except duckdb.OutOfMemoryException as e:
             raise EngineError(
                 f"the query needs more memory than duckdb.memory_limit "
                 f"({self.config.duckdb.memory_limit}) allows: {str(e).splitlines()[0]}"
-            ) from None
+            ) from e
         except duckdb.Error as e:
             read = {f for f in self._allowed if quote_literal(f) in sql}
             if gone := {f for f in read if not os.path.exists(f)}:
                 self._allowed -= gone
-                raise StoreChanged(f"{len(gone)} file(s) went away while the query ran") from None
-            raise translate_error(e, query) from None
+                raise StoreChanged(f"{len(gone)} file(s) went away while the query ran") from e
+            raise translate_error(e, query) from e
         finally:
             done.set()
             watchdog.join()
