@@ -30,7 +30,7 @@ from accessmon.window import Window
 if TYPE_CHECKING:
     import pandas as pd
 
-    from accessmon.engines import Engine
+    from accessmon.engines.base import Engine
 
 
 def resolve_user(flag: str | None = None, environ: Mapping[str, str] | None = None) -> str:

@@ -14,11 +14,11 @@ import yaml
 
 from accessmon.config import load_config
 from accessmon.demo.events import write_demo
-from accessmon.engines.base import athena_sql_for_duckdb, teleport_table
 from accessmon.session import Session
 from accessmon.storage import cache
 from accessmon.storage import store as store_mod
 from accessmon.storage.ingest import ingest
+from accessmon.testing import athena_sql_for_duckdb, teleport_table
 from accessmon.window import Window
 
 DATA = Path(__file__).resolve().parent.parent / "accessmon" / "data"

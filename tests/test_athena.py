@@ -16,11 +16,11 @@ import yaml
 from sqlglot import exp
 
 from accessmon.config import load_config
-from accessmon.engines.base import athena_sql_for_duckdb, teleport_table
 from accessmon.errors import BudgetExceeded, EngineError
 from accessmon.session import Session
 from accessmon.sql.validate import check_query
 from accessmon.sql.views import all_views
+from accessmon.testing import athena_sql_for_duckdb, teleport_table
 
 from .aws import ACCOUNT, REGION, FaultProxy, keep_queries_running, reset_transitions, seed_results
 from .conftest import session_for

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from accessmon.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from accessmon.config import Config
-    from accessmon.result import QueryResult
-    from accessmon.sql.validate import CheckedQuery
-    from accessmon.window import Window
+    from accessmon.engines.base import Engine
 
 #: name -> "module:class"; heavy drivers (pyathena, boto3) load only with their engine.
 ENGINES = {
@@ -22,24 +18,6 @@ ENGINES = {
 }
 #: name -> (the driver packages it needs, the extra of accessmon that installs them).
 DRIVERS = {"athena": (("pyathena", "boto3"), "athena")}
-
-
-class Engine(Protocol):
-    name: str
-
-    def render(self, query: CheckedQuery, window: Window) -> str:
-        """The SQL that would run: the used views as WITH clauses, then the analyst's query."""
-
-    def execute(self, sql: str, query: CheckedQuery) -> QueryResult:
-        """Run SQL produced by `render`."""
-
-    def publish_results(self, path: Path, name: str) -> str | None:
-        """Copy a report's results JSON to where the engine keeps them; its address, if any."""
-
-    def diagnose(self) -> list[tuple[str, bool, str]]:
-        """(check, ok, detail) rows for `accessmon doctor`."""
-
-    def close(self) -> None: ...
 
 
 def get_engine(config: Config, user: str = "unknown") -> Engine:

@@ -6,7 +6,6 @@ the window's event_date, so Athena prunes partitions and bills few bytes.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from pathlib import Path
@@ -15,10 +14,10 @@ from typing import Any
 import pyarrow as pa
 
 from accessmon.config import Config
-from accessmon.engines.base import with_views
 from accessmon.errors import ConfigError, EngineError
 from accessmon.result import QueryResult, QueryStats
 from accessmon.sql.render import quote_ident, trino_view
+from accessmon.sql.transpile import with_views
 from accessmon.sql.validate import CheckedQuery
 from accessmon.sql.views import all_views
 from accessmon.window import Window
@@ -256,8 +255,3 @@ def _translate_aws(e: Exception) -> Exception:
     if isinstance(e, BotoCoreError):
         return EngineError(f"AWS error: {e}")
     return e
-
-
-def next_utc_midnight(now: dt.datetime | None = None) -> dt.datetime:
-    now = now or dt.datetime.now(dt.UTC)
-    return dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)

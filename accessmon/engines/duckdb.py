@@ -18,7 +18,6 @@ import duckdb
 
 from accessmon._io import arrow_table
 from accessmon.config import Config
-from accessmon.engines.base import use_parsed_instants, with_views
 from accessmon.errors import EngineError, QueryError, StoreChanged, StoreError
 from accessmon.names import did_you_mean
 from accessmon.result import QueryResult, QueryStats
@@ -29,6 +28,7 @@ from accessmon.sql.render import (
     quote_ident,
     quote_literal,
 )
+from accessmon.sql.transpile import use_parsed_instants, with_views
 from accessmon.sql.validate import CheckedQuery
 from accessmon.sql.views import all_views
 from accessmon.storage import cache

@@ -44,7 +44,7 @@ _DUCK_SCALARS = {
 }
 
 
-def _duck_type(typ: str) -> object:
+def duckdb_json_type(typ: str) -> object:
     """A Trino type as DuckDB json_transform's structure: `array(varchar)` -> ["VARCHAR"]."""
     if typ in _DUCK_SCALARS:
         return _DUCK_SCALARS[typ]
@@ -64,7 +64,7 @@ def duckdb_shape(columns: Iterable[Column]) -> dict:
         node = shape
         for key in col.path[:-1]:
             node = node.setdefault(key, {})
-        node[col.path[-1]] = _duck_type(col.type)
+        node[col.path[-1]] = duckdb_json_type(col.type)
     return shape
 
 

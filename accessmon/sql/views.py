@@ -229,8 +229,3 @@ def get_view(name: str) -> View:
     if key in views:
         return views[key]
     raise QueryError(f"unknown view {name}{did_you_mean(key, views)}")
-
-
-def view_name_for(event_type: str) -> str:
-    """Teleport's rule: the event type with `.` and `-` replaced by `_`."""
-    return re.sub(r"[.-]", "_", event_type)
