@@ -13,48 +13,42 @@ truncated .gz, say) is read on, from where it stopped, line by line in Python.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import gzip
 import hashlib
 import json
-import os
 import re
 import sys
 import time
 import uuid
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from accessmon.errors import AccessmonError, IngestError
 from accessmon.sql.render import duckdb_utc_instant
 from accessmon.storage import cache
 from accessmon.storage import store as store_mod
+from accessmon.storage.rejects import (
+    MAX_DEPTH,
+    Rejected,
+    utf8_error,
+    why_rejected,
+    write_rejects,
+)
+from accessmon.storage.sources import (
+    BLOCK_BYTES,
+    array_chunks,
+    discover,
+    file_size,
+    line_chunks,
+    looks_like_array,
+)
 
-#: Files taken from directories; a file named on the command line is always read.
-LOG_SUFFIXES = (".log", ".json", ".jsonl", ".ndjson", ".gz", ".txt")
 #: Bytes of parsed events held before they are written to the store (one file per day each
 #: time): bounds memory whatever the events' size (about 90,000 demo events).
 FLUSH_BYTES = 64 << 20
-_BLOCK_BYTES = 16 << 20
-_PY_CHUNK_LINES = 100_000
-_SMALL_FILE_BYTES = 1 << 20
-#: Events nested deeper than this are rejected: Teleport's are a few levels deep, and Python's
-#: JSON reader (content keys, reports) gives up near 1,000.
-MAX_DEPTH = 512
-
-
-@dataclass
-class Rejected:
-    source: str
-    line: int
-    reason: str
-    text: str
 
 
 @dataclass
@@ -82,169 +76,6 @@ class IngestSummary:
         for problem in self.unreadable:
             text += f"\nskipped: {problem}"
         return text
-
-
-def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[str]]:
-    """Files to read, and the paths that could not be read at all.
-
-    A file named on the command line is read wherever a link leads: the user chose it. In a
-    folder, a symbolic link is followed only to a file inside that folder, so a link planted
-    among the logs cannot make ingest read (and set aside in `_rejected/`) a private file."""
-    files: list[Path] = []
-    problems: list[str] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            root = path.resolve()
-            found = []
-            for p in sorted(path.rglob("*")):
-                if any(part.startswith(".") for part in p.relative_to(path).parts):
-                    continue
-                if not p.name.lower().endswith(LOG_SUFFIXES) or not p.is_file():
-                    continue
-                if not p.resolve().is_relative_to(root):
-                    problems.append(f"{p}: a symbolic link out of {path}, not followed")
-                    continue
-                found.append(p)
-            if not found:
-                problems.append(f"{path}: no audit log files (*.log, *.json, *.jsonl, *.gz)")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            problems.append(f"{path}: no such file or directory")
-    return files, problems
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-def _size(path: Path) -> int:
-    """0 for a file gone since it was listed: reading it then says why."""
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _open(path: Path):
-    return gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb")
-
-
-def _looks_like_array(path: Path) -> bool:
-    """A file whose first non-blank byte is `[` holds one JSON array of events, unless its
-    first line is a whole JSON value with more lines after it: JSON lines, whose first line
-    happens to be an array (and is rejected as no object)."""
-    try:
-        with _open(path) as fh:
-            first = b""
-            while not first.strip():
-                first = fh.readline()
-                if not first:
-                    return False
-            if not first.lstrip().startswith(b"["):
-                return False
-            while rest := fh.read(4096):
-                if rest.strip():
-                    break
-            else:
-                return True  # one line: an array on one line
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError):
-        return False
-    try:
-        json.loads(first)
-    except (ValueError, RecursionError):
-        return True  # the array goes on over the next lines
-    return False
-
-
-def _lines_table(numbers: list[int], lines: list) -> pa.Table:
-    return pa.table({"n": pa.array(numbers, pa.int64()), "line": pa.array(lines, pa.binary())})
-
-
-def _fast_chunks(path: Path) -> Iterator[pa.Table]:
-    """Blocks of raw lines, numbered, straight into Arrow (plain or gzip)."""
-    stream = pa.input_stream(str(path), compression="gzip" if _is_gzip(path) else None)
-    reader = pacsv.open_csv(
-        stream,
-        # single-threaded reading: the threaded reader reads far ahead and holds the blocks
-        read_options=pacsv.ReadOptions(
-            column_names=["line"], block_size=_BLOCK_BYTES, use_threads=False
-        ),
-        parse_options=pacsv.ParseOptions(
-            delimiter="\x01", quote_char=False, escape_char=False, ignore_empty_lines=False
-        ),
-        convert_options=pacsv.ConvertOptions(column_types={"line": pa.binary()}),
-    )
-    offset = 0
-    for batch in reader:
-        n = batch.num_rows
-        numbers = pa.array(range(offset + 1, offset + n + 1), pa.int64())
-        offset += n
-        yield pa.table({"n": numbers, "line": batch.column(0)})
-
-
-def _python_chunks(path: Path, skip: int, rejects: list[Rejected]) -> Iterator[pa.Table]:
-    """Line by line after `skip` lines; a truncated or corrupt gzip ends with one reject."""
-    numbers: list[int] = []
-    lines: list[bytes] = []
-    n = skip
-    try:
-        with gzip.open(path, "rb") if _is_gzip(path) else open(path, "rb") as fh:
-            for n, raw in enumerate(fh, start=1):
-                if n <= skip:
-                    continue
-                numbers.append(n)
-                lines.append(raw)
-                if len(lines) >= _PY_CHUNK_LINES:
-                    yield _lines_table(numbers, lines)
-                    numbers, lines = [], []
-    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
-        rejects.append(Rejected(str(path), n + 1, f"unreadable after line {n}: {e}", ""))
-    if lines:
-        yield _lines_table(numbers, lines)
-
-
-def _line_chunks(path: Path, rejects: list[Rejected]) -> Iterator[pa.Table]:
-    """A small file is read at once (setting up Arrow's reader costs more than reading it);
-    a large one block by block; what either cannot read, line by line."""
-    if _size(path) <= _SMALL_FILE_BYTES:
-        try:
-            with _open(path) as fh:
-                data = fh.read(_BLOCK_BYTES + 1)
-        except (EOFError, gzip.BadGzipFile, zlib.error, OSError):
-            data = None  # the slower readers below say where it stopped
-        if data is not None and len(data) <= _BLOCK_BYTES:
-            lines = data.splitlines()  # \n, \r\n or \r, as Arrow's reader splits
-            if lines:
-                yield _lines_table(list(range(1, len(lines) + 1)), lines)
-            return
-    done = 0
-    try:
-        for table in _fast_chunks(path):
-            yield table
-            done = int(table.column("n")[-1].as_py()) if table.num_rows else done
-        return
-    except (pa.ArrowException, OSError, EOFError, zlib.error):
-        pass  # read on, from where the fast reader stopped, line by line
-    yield from _python_chunks(path, done, rejects)
-
-
-def _array_chunks(path: Path, rejects: list[Rejected]) -> Iterator[pa.Table]:
-    """A file holding one JSON array of events; positions are the items' numbers. A file
-    that is no whole JSON array after all is read as JSON lines, so no good line is lost."""
-    try:
-        with _open(path) as fh:
-            items = json.loads(fh.read())
-        if not isinstance(items, list):
-            raise ValueError("not an array")
-        texts = [json.dumps(i, ensure_ascii=False, separators=(",", ":")).encode() for i in items]
-    except (ValueError, RecursionError, EOFError, gzip.BadGzipFile, zlib.error, OSError):
-        yield from _line_chunks(path, rejects)
-        return
-    yield _lines_table(list(range(1, len(texts) + 1)), texts)
 
 
 def content_uid(event: dict) -> str:
@@ -363,10 +194,10 @@ class _Extractor:
             source, n, text = sources[row["f"]], row["n"], row["txt"]
             if text is None:
                 line = lines[row["f"], n]
-                rejects.append(Rejected(source, n, f"invalid UTF-8 at byte {_utf8_error(line)}",
+                rejects.append(Rejected(source, n, f"invalid UTF-8 at byte {utf8_error(line)}",
                                         line.decode("utf-8", "replace").strip()))  # fmt: skip
                 continue
-            rejects.append(Rejected(source, n, _why(text, row), text))
+            rejects.append(Rejected(source, n, why_rejected(text, row), text))
 
     @staticmethod
     def _with_uids(good: pa.Table) -> pa.Table:
@@ -394,90 +225,6 @@ class _Extractor:
                 "user": good.column("user"),
             }
         )
-
-
-def _utf8_error(raw: bytes) -> int:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return e.start
-    return 0
-
-
-_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
-               int: "a number", float: "a number", type(None): "null"}  # fmt: skip
-
-
-def _why(text: str, row: dict) -> str:
-    """The reason for one rejected line, worked out in Python: such lines are rare."""
-    if row.get("too_deep"):
-        return f"JSON nested deeper than {MAX_DEPTH} levels"
-    try:
-        event = json.loads(text)
-    except json.JSONDecodeError as e:
-        return f"malformed JSON: {e.msg} at column {e.colno}"
-    except RecursionError:
-        return f"JSON nested deeper than {MAX_DEPTH} levels"
-    if not isinstance(event, dict):
-        return "not a JSON object"
-    for key in ("event", "time"):
-        value = event.get(key)
-        if value is None:
-            return f"missing '{key}'"
-        if not isinstance(value, str):
-            return f"'{key}' is not a string but {_JSON_TYPES.get(type(value), 'a number')}"
-        if not value:
-            return f"'{key}' is empty"
-    uid = event.get("uid")
-    if uid is not None and not isinstance(uid, str):
-        return f"'uid' is not a string but {_JSON_TYPES.get(type(uid), 'a number')}"
-    if row.get("time_out_of_range"):
-        return f"time out of range (years 1 to 9999): {event['time']!r}"
-    return f"invalid time {event['time']!r}"
-
-
-def _reject_key(source: str, line: int, text: str) -> str:
-    return hashlib.sha256(f"{source}\0{line}\0{text}".encode()).hexdigest()
-
-
-def _recorded(folder: Path) -> set[str]:
-    """Keys of the lines already set aside, so that a re-run records none of them twice."""
-    keys: set[str] = set()
-    if not folder.is_dir():
-        return keys
-    for path in folder.glob("*.jsonl"):
-        try:
-            with open(path, encoding="utf-8") as fh:
-                for raw in fh:
-                    with contextlib.suppress(ValueError, KeyError, TypeError):
-                        r = json.loads(raw)
-                        keys.add(_reject_key(r["source"], r["line"], r["text"]))
-        except OSError:
-            continue
-    return keys
-
-
-def _write_rejects(store: Path, rejects: list[Rejected]) -> Path | None:
-    """Append the new rejects to `_rejected/` (0700, files 0600: they hold the lines as they
-    were, which may be private); returns the file, or None if all were recorded before."""
-    folder = store / store_mod.REJECTED_DIR
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):  # made by an older version with the umask's mode
-        os.chmod(folder, 0o700)
-    seen = _recorded(folder)
-    lines = []
-    for r in rejects:
-        r.source = os.path.abspath(r.source)
-        key = _reject_key(r.source, r.line, r.text)
-        if key not in seen:
-            seen.add(key)
-            lines.append(json.dumps(r.__dict__, ensure_ascii=False) + "\n")
-    if not lines:
-        return None
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
-    store_mod.atomic_write_text("".join(lines), path, private=True)
-    return path
 
 
 def _progress(total_bytes: int):
@@ -510,7 +257,7 @@ def ingest(paths: Sequence[str | Path], store: str | Path) -> IngestSummary:
         _read_all(files, store, summary, rejects)
         summary.rejected = len(rejects)
         if rejects:
-            summary.rejected_file = _write_rejects(store, rejects)
+            summary.rejected_file = write_rejects(store, rejects)
     summary.elapsed = time.perf_counter() - started
     if summary.read == 0 and (rejects or problems or not files):
         detail = "\n".join(problems)
@@ -525,7 +272,7 @@ def _read_all(
     files: list[Path], store: Path, summary: IngestSummary, rejects: list[Rejected]
 ) -> None:
     """Parse every file, writing to the store each time FLUSH_BYTES of events are held.
-    Small files are gathered into blocks of _BLOCK_BYTES before they are parsed. The bytes
+    Small files are gathered into blocks of BLOCK_BYTES before they are parsed. The bytes
     held are counted as they come, so many small files cost no more than one big one."""
     extractor = _Extractor()
     builder = cache.Builder(store)
@@ -533,7 +280,7 @@ def _read_all(
     lines: list[pa.Table] = []
     pending: list[pa.Table] = []
     line_bytes = held = 0
-    total_bytes = sum(map(_size, files))
+    total_bytes = sum(map(file_size, files))
     progress = _progress(total_bytes)
 
     def parse() -> None:
@@ -567,15 +314,15 @@ def _read_all(
     try:
         for path in files:
             sources.append(str(path))
-            chunks = _array_chunks if _looks_like_array(path) else _line_chunks
+            chunks = array_chunks if looks_like_array(path) else line_chunks
             for raw in chunks(path, rejects):
                 number = pa.repeat(pa.scalar(len(sources) - 1, pa.int32()), raw.num_rows)
                 lines.append(raw.add_column(0, "f", number))
                 line_bytes += raw.nbytes
-                if line_bytes >= _BLOCK_BYTES:
+                if line_bytes >= BLOCK_BYTES:
                     parse()
             if progress:
-                progress.advance(task, _size(path))
+                progress.advance(task, file_size(path))
         parse()
         flush()
     finally:
