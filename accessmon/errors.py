@@ -45,3 +45,7 @@ class EngineError(AccessmonError):
 
 class BudgetExceeded(AccessmonError):
     """The analyst's daily budget of bytes scanned on Athena is used up."""
+
+
+class InvalidName(AccessmonError):
+    """A name that would not stay a plain file name inside its folder."""

@@ -10,15 +10,11 @@ from __future__ import annotations
 import difflib
 import re
 
-from accessmon.errors import AccessmonError
+from accessmon.errors import InvalidName
 
 #: A letter or digit first (no `.`, `..` or hidden files), then letters, digits, `_ . -`.
 NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
 _NAME = re.compile(NAME_PATTERN)
-
-
-class InvalidName(AccessmonError):
-    """A name that would not stay a plain file name inside its folder."""
 
 
 def check_name(name: object, what: str) -> str:

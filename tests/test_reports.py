@@ -20,9 +20,9 @@ from accessmon.errors import ConfigError, PermissionDenied
 from accessmon.reports import run as reports
 from accessmon.storage import audit
 
+from .access.test_rbac import FIXTURE
 from .conftest import REPO, SPEC, session_for
 from .conftest import run as cli
-from .test_rbac import FIXTURE
 
 SEED = SPEC.parent / "seed" / "access-monitoring.txt"
 ORDER = [

@@ -22,8 +22,8 @@ import yaml
 from accessmon.reports import run as reports
 from accessmon.ui import output
 
+from ..access.test_rbac import FIXTURE
 from ..conftest import EVENT, build_store, run
-from ..test_rbac import FIXTURE
 
 REAL = "privilege_access_report"
 TRAVERSALS = [

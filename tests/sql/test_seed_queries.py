@@ -17,7 +17,7 @@ import pytest
 
 from accessmon.errors import QueryError
 
-from .conftest import SPEC, build_store, session_for
+from ..conftest import SPEC, build_store, session_for
 
 SEED = SPEC.parent / "seed" / "access-monitoring.txt"
 START, END = "2024-03-18", "2024-03-21"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +14,9 @@ from accessmon.session import Session
 from accessmon.storage import audit
 from accessmon.storage.ingest import ingest
 
-from .conftest import build_store, run
+from ..conftest import REPO, build_store, run
 
-FIXTURE = Path(__file__).parent / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
+FIXTURE = REPO / "tests" / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
 POLICY = rbac.load_policy([FIXTURE])
 EVENT = {
     "event": "session.start",

@@ -25,9 +25,9 @@ from accessmon.sql.views import Column, View, teleport_views
 from accessmon.storage.ingest import ingest
 from accessmon.storage.store import files_between
 
-from .conftest import SPEC, build_store, session_for, write_jsonl
+from ..conftest import REPO, SPEC, build_store, session_for, write_jsonl
 
-FIXTURES = Path(__file__).parent / "fixtures" / "events"
+FIXTURES = REPO / "tests" / "fixtures" / "events"
 VIEWS = teleport_views()
 DAY = dt.date(2024, 3, 20)
 WINDOW = {"start": "2024-03-20", "end": "2024-03-20"}

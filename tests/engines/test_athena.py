@@ -22,10 +22,10 @@ from accessmon.sql.validate import check_query
 from accessmon.sql.views import all_views
 from accessmon.testing import athena_sql_for_duckdb, teleport_table
 
-from .aws import ACCOUNT, REGION, FaultProxy, keep_queries_running, reset_transitions, seed_results
-from .conftest import session_for
+from ..aws import ACCOUNT, REGION, FaultProxy, keep_queries_running, reset_transitions, seed_results
+from ..conftest import REPO, session_for
 
-DATA = Path(__file__).resolve().parent.parent / "accessmon" / "data"
+DATA = REPO / "accessmon" / "data"
 EXAMPLES = [q["query"] for q in yaml.safe_load((DATA / "examples.yaml").read_text())]
 REPORT = [
     q["query"]

@@ -21,7 +21,7 @@ from accessmon.storage import cache
 from accessmon.storage import store as store_mod
 from accessmon.storage.ingest import ingest
 
-from .conftest import write_jsonl
+from ..conftest import write_jsonl
 
 VIEWS = teleport_views()
 DAYS = [dt.date(2024, 3, d) for d in (18, 19, 20)]

@@ -15,7 +15,7 @@ from accessmon.errors import IngestError
 from accessmon.storage import store as store_mod
 from accessmon.storage.ingest import content_uid, ingest
 
-from .conftest import session_for, write_jsonl
+from ..conftest import session_for, write_jsonl
 
 SESSION_START = {
     "addr.local": "172.31.28.130:3022",
