@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from accessmon.errors import ConfigError
-from accessmon.resources import load_document
+from accessmon.resources import field_names, load_documents, validation_error, where
 
 log = logging.getLogger("accessmon")
 
@@ -164,48 +164,26 @@ class Config(_Section):
     user_source: str | None = Field(default=None, exclude=True)
 
 
+#: Every key a configuration file may hold, for "did you mean".
+_CONFIG_KEYS = field_names(Config)
+
+
 _PATH_KEYS = ("store", "audit_log", "queries_dir", "reports_dir", "rules_dir", "output_dir")
 
 
-def node_line(node: yaml.Node | None, loc: tuple[Any, ...] | list[Any]) -> int | None:
-    """The 1-based line of a key path in a composed YAML document, for error messages; for a
-    missing key, the line of the mapping that lacks it."""
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if k.value == str(key):
-                    line, node = k.start_mark.line + 1, v
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def line_of(text: str, loc: tuple[Any, ...]) -> int | None:
-    """node_line for YAML text holding one document."""
-    try:
-        return node_line(yaml.compose(text), loc)
-    except yaml.YAMLError:
-        return None
-
-
-def _read_file(path: Path) -> tuple[dict[str, Any], str]:
+def _read_file(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
-    data = load_document(text, path) or {}
+    documents = load_documents(text, path)
+    if len(documents) > 1:
+        raise ConfigError(f"{path}: expected one YAML document, found {len(documents)}")
+    data, node = documents[0] if documents else ({}, None)
+    data = data or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
-    return data, text
+    return data, node
 
 
 def _rebase(data: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -312,34 +290,26 @@ def _check_admin_owned(path: Path, what: str, owner: bool = True) -> None:
         )
 
 
-def _validate(data: dict[str, Any], path: Path | None, text: str, **extra: Any) -> Config:
+def _validate(
+    data: dict[str, Any], path: Path | None, node: yaml.Node | None, **extra: Any
+) -> Config:
+    source = path or "settings"
     for key in extra:  # set by the loader only, never by a file
         if key in data:
-            line = line_of(text, (key,)) if text else None
-            where = f"{path}:{line}" if path and line else str(path or "settings")
-            raise ConfigError(f"{where}: unknown key '{key}'")
+            raise ConfigError(f"{where(source, node, (key,))}: {key}: unknown field")
     try:
         return Config(**data, **extra)
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc)
-        where = str(path) if path else "settings"
-        line = line_of(text, loc) if text else None
-        if line:
-            where += f":{line}"
-        if err["type"] == "extra_forbidden":
-            raise ConfigError(f"{where}: unknown key '{key}'") from None
-        raise ConfigError(f"{where}: {key}: {err['msg']}") from None
+        raise validation_error(e, source, node, _CONFIG_KEYS) from None
 
 
 def _load_system(path: Path) -> dict[str, Any]:
     """The system configuration's settings, checked: owned by an administrator, valid."""
     owner = path == SYSTEM_CONFIG
     _check_admin_owned(path, "system configuration", owner)
-    raw, text = _read_file(path)
+    raw, node = _read_file(path)
     data = _rebase(raw, path.parent)
-    config = _validate(data, path, text, source=path)
+    config = _validate(data, path, node, source=path)
     for resource in config.rbac.resources:
         if resource.exists():
             _check_admin_owned(resource, f"rbac resource file of {path}", owner)
@@ -388,12 +358,12 @@ def load_config(
         path = DEFAULT_CONFIG
     data: dict[str, Any] = from_teleport(teleport_config) if teleport_config else {}
     origins: dict[str, str] = dict.fromkeys(data, f"--teleport-config {teleport_config}")
-    text = ""
+    node = None
     raw: dict[str, Any] = {}
     if path is not None:
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        raw, text = _read_file(path)
+        raw, node = _read_file(path)
         data = _merge(data, _rebase(raw, path.parent))
         origins.update(dict.fromkeys(raw, str(path)))
     for var, key in ENV_KEYS.items():
@@ -410,4 +380,4 @@ def load_config(
         _lock(system, sys_data, data, origins)
         data = _merge(sys_data, data)
     user_source = origins.get("user") or (str(system) if sys_data.get("user") else None)
-    return _validate(data, path, text, source=path, system=system, user_source=user_source)
+    return _validate(data, path, node, source=path, system=system, user_source=user_source)

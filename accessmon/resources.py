@@ -1,4 +1,5 @@
-"""The one way accessmon reads YAML resources: safe, without aliases, errors with file and line.
+"""The one way accessmon reads YAML resources: safe, without aliases, and with one error
+format, `file:line: key: problem`, "did you mean" included, for every kind of resource.
 
 Aliases are refused outright: a 459-byte "billion laughs" document expands to gigabytes, and
 no Teleport resource or accessmon file needs them.
@@ -6,11 +7,14 @@ no Teleport resource or accessmon file needs them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from accessmon.errors import ConfigError
+from accessmon.names import did_you_mean
 
 
 class _AliasFreeLoader(yaml.SafeLoader):
@@ -55,3 +59,80 @@ def load_document(text: str, source: object) -> Any:
     if len(documents) > 1:
         raise ConfigError(f"{source}: expected one YAML document, found {len(documents)}")
     return documents[0][0] if documents else None
+
+
+def node_line(node: yaml.Node | None, loc: Sequence[Any]) -> int | None:
+    """The 1-based line of a key path in a composed YAML document, for error messages; for a
+    missing key, the line of the mapping that lacks it."""
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def line_of(text: str, loc: Sequence[Any]) -> int | None:
+    """node_line for YAML text holding one document."""
+    try:
+        return node_line(yaml.compose(text, Loader=_AliasFreeLoader), loc)
+    except yaml.YAMLError:
+        return None
+
+
+def where(source: object, node: yaml.Node | None, loc: Sequence[Any] = ()) -> str:
+    """`file:line` of a key path, or just the file when the line is unknown."""
+    line = node_line(node, loc)
+    return f"{source}:{line}" if line else str(source)
+
+
+def field_names(model: type[BaseModel]) -> set[str]:
+    """Every field name of a model and the models nested in it: the "did you mean" choices."""
+    names: set[str] = set()
+    todo, seen = [model], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for name, info in current.model_fields.items():
+            names.add(info.alias or name)
+            todo.extend(_models_in(info.annotation))
+    return names
+
+
+def _models_in(annotation: Any) -> Iterable[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in getattr(annotation, "__args__", ()):
+        yield from _models_in(arg)
+
+
+def validation_error(
+    e: ValidationError,
+    source: object,
+    node: yaml.Node | None,
+    choices: Iterable[str] = (),
+    prefix: str = "",
+) -> ConfigError:
+    """One message for a resource that failed its model: `file:line: key: problem`; an unknown
+    key comes first (a typo also makes the real key look missing), with "did you mean"."""
+    err = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+    path = ".".join(str(p) for p in loc) or "document"
+    at = where(source, node, loc)
+    if err["type"] == "extra_forbidden":
+        hint = did_you_mean(str(loc[-1]), choices) if loc else ""
+        return ConfigError(f"{at}: {path}: {prefix}unknown field{hint}")
+    return ConfigError(f"{at}: {path}: {prefix}{err['msg'].removeprefix('Value error, ')}")

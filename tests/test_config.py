@@ -53,8 +53,11 @@ def test_default_file_in_working_directory(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("stroe: ./x\n", "accessmon.yaml:1: unknown key 'stroe'"),
-        ("store: ./x\nathena:\n  workgrop: x\n", "accessmon.yaml:3: unknown key 'athena.workgrop'"),
+        ("stroe: ./x\n", "accessmon.yaml:1: stroe: unknown field (did you mean store?)"),
+        (
+            "store: ./x\nathena:\n  workgrop: x\n",
+            "accessmon.yaml:3: athena.workgrop: unknown field (did you mean workgroup?)",
+        ),
         ("engine: postgres\n", "accessmon.yaml:1: engine: Input should be 'duckdb' or 'athena'"),
         ("duckdb: {threads: many}\n", "accessmon.yaml:1: duckdb.threads:"),
         ("store: [unclosed\n", "accessmon.yaml:2: invalid YAML"),
@@ -189,12 +192,12 @@ def test_system_configuration_errors_name_its_file_and_line(tmp_path):
     system = _system(tmp_path, "store: ./x\nidentity: {source: jupyterhub}\n")
     with pytest.raises(ConfigError) as err:
         load_config(environ={"ACCESSMON_SYSTEM_CONFIG": str(system)})
-    assert str(err.value).startswith(f"{system}:2: identity: Value error, source jupyterhub needs")
+    assert str(err.value).startswith(f"{system}:2: identity: source jupyterhub needs")
 
 
 @pytest.mark.parametrize("key", ["source", "system", "user_source"])
 def test_loader_only_fields_are_unknown_keys_in_a_file(tmp_path, key):
     path = tmp_path / "accessmon.yaml"
     path.write_text(f"store: ./x\n{key}: /etc/passwd\n")
-    with pytest.raises(ConfigError, match=f"accessmon.yaml:2: unknown key '{key}'"):
+    with pytest.raises(ConfigError, match=f"accessmon.yaml:2: {key}: unknown field"):
         load_config(path, environ={})

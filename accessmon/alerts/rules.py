@@ -35,10 +35,9 @@ from accessmon.alerts.predicate import (
     PredicateError,
     compile_predicate,
 )
-from accessmon.config import node_line
 from accessmon.errors import AccessmonError, ConfigError
 from accessmon.names import did_you_mean
-from accessmon.resources import load_documents
+from accessmon.resources import load_documents, node_line
 from accessmon.sql.validate import check_query
 from accessmon.storage import audit
 from accessmon.storage.locks import exclusive

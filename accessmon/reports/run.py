@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accessmon.storage import audit
-from accessmon.config import line_of
+from accessmon.resources import line_of
 from accessmon.errors import AccessmonError, ConfigError
 from accessmon.storage.locks import exclusive
 from accessmon.names import NAME_PATTERN, check_name
