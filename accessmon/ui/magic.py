@@ -8,7 +8,8 @@
 
 Every magic takes the CLI's global options (--store, --config, --user, --engine) and goes
 through a `Session`, so it passes the same role checks and writes the same audit trail as
-the CLI. Errors print one line on stderr, never a traceback.
+the CLI. Errors print one line on stderr, never a traceback. The options are declared with
+`IPython.core.magic_arguments`, so `%accessmon?` shows them.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
 from accessmon.errors import AccessmonError
 
@@ -28,7 +32,7 @@ if TYPE_CHECKING:
     from accessmon.session import Session
 
 USAGE = (
-    "usage: %%accessmon [--days N | --from D --to D] [-o VAR]  (SQL in the cell); "
+    "usage: %%accessmon [--days N | --from D --to D] [-o VAR] [--store DIR]  (SQL in the cell); "
     "%accessmon schema [VIEW]; %accessmon report NAME [--days N | --from D --to D]"
 )
 _GLOBAL_KEYS = ("store", "config_file", "user", "engine")
@@ -38,35 +42,61 @@ _LINE_OPTION = re.compile(
     r"""("[^"]*"|'[^']*'|\S+)"""
 )
 
+_WINDOW_ARGUMENTS = (
+    argument("--days", type=int, help="last N days, today included [default: 7]"),
+    argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day"),
+    argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day"),
+)
+_GLOBAL_ARGUMENTS = (
+    argument("-o", "--out", metavar="VAR", help="also store the result in VAR"),
+    argument("--store", help="audit store directory [default: ./data/audit]"),
+    argument("--config", dest="config_file", help="accessmon.yaml to use"),
+    argument("--user", help="analyst name, for the role checks"),
+    argument("--engine", choices=["duckdb", "athena"], help="query engine"),
+)
+
+
+def _arguments(*arguments: argument) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Apply several `magic_arguments.argument`s at once, in the order given."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for arg in reversed(arguments):
+            func = arg(func)
+        return func
+
+    return decorate
+
+
+@magic_arguments("accessmon schema")
+@kwds(add_help=True)
+@_arguments(*_GLOBAL_ARGUMENTS, argument("view", nargs="?", help="a view, to list its columns"))
+def _schema_arguments() -> None:
+    """List the views you may query, or one view's columns and types."""
+
+
+@magic_arguments("accessmon report")
+@kwds(add_help=True)
+@_arguments(
+    *_WINDOW_ARGUMENTS,
+    *_GLOBAL_ARGUMENTS,
+    argument("name", help="report name, see `accessmon report ls`"),
+)
+def _report_arguments() -> None:
+    """Run a security report and show it inline."""
+
 
 class _Help(Exception):
     """--help was asked for and printed."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting the kernel."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise AccessmonError(f"{self.prog}: {message}")
-
-    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
-        if message:
-            raise AccessmonError(message.strip())
-        raise _Help
-
-
-def _parser(prog: str, *, window: bool = True) -> _Parser:
-    parser = _Parser(prog=prog)
-    if window:
-        parser.add_argument("--days", type=int, help="last N days, today included [default: 7]")
-        parser.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day")
-        parser.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day")
-    parser.add_argument("-o", "--out", metavar="VAR", help="also store the result in VAR")
-    parser.add_argument("--store", help="audit store directory [default: ./data/audit]")
-    parser.add_argument("--config", dest="config_file", help="accessmon.yaml to use")
-    parser.add_argument("--user", help="analyst name, for the role checks")
-    parser.add_argument("--engine", choices=["duckdb", "athena"], help="query engine")
-    return parser
+def _parse(parser: argparse.ArgumentParser, line: str, prog: str) -> argparse.Namespace:
+    """The options on `line`, or one AccessmonError naming the form, `prog` (`%%accessmon`)."""
+    try:
+        return parser.parse_args(_split(line))
+    except UsageError as e:
+        raise AccessmonError(f"{prog}: {e}") from None
+    except SystemExit:  # --help, printed: argparse exits after it
+        raise _Help from None
 
 
 def _split(line: str) -> list[str]:
@@ -95,8 +125,12 @@ class AccessmonMagics(Magics):
         self._session_key: tuple[Any, ...] | None = None
 
     @line_cell_magic
+    @magic_arguments()
+    @kwds(add_help=True)
+    @_arguments(*_WINDOW_ARGUMENTS, *_GLOBAL_ARGUMENTS)
     def accessmon(self, line: str, cell: str | None = None) -> Any:
-        """Run Trino SQL over the audit views; see `accessmon.ui.magic` for the forms."""
+        """Run Trino SQL over the audit views: the cell's, or the line's after the options.
+        `%accessmon schema [VIEW]` and `%accessmon report NAME` are the other forms."""
         try:
             return self._dispatch(line, cell)
         except _Help:
@@ -112,22 +146,18 @@ class AccessmonMagics(Magics):
         return None
 
     def _dispatch(self, line: str, cell: str | None) -> Any:
+        parser = self.accessmon.parser
         if cell is not None:
-            args = _parser("%%accessmon").parse_args(_split(line))
-            return self._query(args, cell)
+            return self._query(_parse(parser, line, "%%accessmon"), cell)
         command, _, rest = line.strip().partition(" ")
         if command == "schema":
-            parser = _parser("%accessmon schema", window=False)
-            parser.add_argument("view", nargs="?", help="a view, to list its columns")
-            return self._schema(parser.parse_args(_split(rest)))
+            return self._schema(_parse(_schema_arguments.parser, rest, "%accessmon schema"))
         if command == "report":
-            parser = _parser("%accessmon report")
-            parser.add_argument("name", help="report name, see `accessmon report ls`")
-            return self._report(parser.parse_args(_split(rest)))
+            return self._report(_parse(_report_arguments.parser, rest, "%accessmon report"))
         options, sql = split_line_sql(line)
         if not sql:
             raise AccessmonError(USAGE)
-        return self._query(_parser("%accessmon").parse_args(_split(options)), sql)
+        return self._query(_parse(parser, options, "%accessmon"), sql)
 
     def session(self, args: argparse.Namespace) -> Session:
         """The shell's Session; a new one when --store, --config, --user or --engine change."""

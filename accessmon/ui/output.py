@@ -1,49 +1,26 @@
-"""Print results the way analysts' tools expect: tctl's JSON, CSV, or a table."""
+"""Results out of accessmon, the way analysts' tools expect them: tctl's JSON, CSV, a terminal
+table, and the Query Editor's CSV and Parquet exports. Every CSV goes through `guard_cell`."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable
-from typing import Any
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from accessmon.errors import AccessmonError
+from accessmon.ui.frames import is_listlike, text_rows, unique_names
 
-def athena_text(value: Any, typ: pa.DataType) -> str:
-    """One value as Athena prints it; NULL is the empty string, as in tctl's output."""
-    if value is None:
-        return ""
-    if pa.types.is_timestamp(typ):
-        text = value.strftime("%Y-%m-%d %H:%M:%S.") + f"{value.microsecond // 1000:03d}"
-        return text + " UTC" if typ.tz else text
-    if pa.types.is_date(typ):
-        return value.isoformat()
-    if pa.types.is_boolean(typ):
-        return "true" if value else "false"
-    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
-        return "[" + ", ".join(athena_text(v, typ.value_type) for v in value) + "]"
-    if pa.types.is_struct(typ):
-        return (
-            "{" + ", ".join(f"{f.name}={athena_text(value.get(f.name), f.type)}" for f in typ) + "}"
-        )
-    if isinstance(value, dt.timedelta):
-        days, rest = value.days, value - dt.timedelta(days=value.days)
-        h, rem = divmod(int(rest.total_seconds()), 3600)
-        m, s = divmod(rem, 60)
-        return f"{days} {h:02d}:{m:02d}:{s:02d}.{rest.microseconds // 1000:03d}"
-    return str(value)
-
-
-def text_rows(table: pa.Table) -> Iterable[list[str]]:
-    """Rows of strings, column types honoured, without going through pandas."""
-    types = [f.type for f in table.schema]
-    for batch in table.to_batches():
-        columns = [col.to_pylist() for col in batch.columns]
-        for row in zip(*columns, strict=True):
-            yield [athena_text(v, t) for v, t in zip(row, types, strict=True)]
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def to_tctl_json(table: pa.Table) -> str:
@@ -95,3 +72,81 @@ def to_table(table: pa.Table, title: str | None = None):
     for row in text_rows(table):
         out.add_row(*row)
     return out
+
+
+# -- the Query Editor's exports ----------------------------------------------------------------
+
+
+def default_export_path(name: str, fmt: str, folder: Path | None = None) -> Path:
+    """`exports/<query>_<UTC time>.<fmt>` under the working directory; never overwrites."""
+    folder = folder or Path.cwd() / "exports"
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{name}_{stamp}.{fmt}"
+    if path.exists():
+        path = folder / f"{name}_{stamp}-{uuid.uuid4().hex[:6]}.{fmt}"
+    return path
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write to a hidden temporary name beside `path`, then rename: no half-written export."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        _discard(tmp)
+        raise AccessmonError(f"cannot write {path}: {e.strerror or e}") from e
+    except BaseException:
+        _discard(tmp)
+        raise
+    return path
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file if there is one; when its folder could not be made, there is not."""
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+
+
+def write_frame_csv(frame: pd.DataFrame, path: Path, guard: bool = True) -> None:
+    """CSV via pandas; lists and structs as JSON text rather than numpy's repr; with `guard`,
+    text that a spreadsheet would run as a formula starts with `'` (numbers are left alone)."""
+    import pandas as pd
+
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(_csv_value)
+        if guard and pd.api.types.is_string_dtype(out[column].dtype):  # object or string
+            out[column] = out[column].map(guard_cell)
+    if guard:
+        out.columns = [guard_cell(str(c)) for c in out.columns]
+    out.to_csv(path, index=False)
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, dict) or is_listlike(value):
+        return json.dumps(_plain(value), default=str)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if is_listlike(value):
+        return [_plain(v) for v in value]
+    return value
+
+
+def write_parquet(table: Any, frame: pd.DataFrame, order: list[int], path: Path) -> None:
+    """Parquet via pyarrow from the Arrow result, so column types survive; rows as sorted."""
+    import pyarrow.parquet as pq
+
+    if table is None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        order = list(range(table.num_rows))
+    table = table.rename_columns(unique_names(table.column_names))
+    if order != list(range(table.num_rows)):
+        table = table.take(pa.array(order, type=pa.int64()))
+    pq.write_table(table, path)

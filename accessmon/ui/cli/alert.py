@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import click
 
-from accessmon.ui.cli.common import _session, global_options
-
-
-def _window_options(f):
-    """--days / --from / --to; without them each rule uses its own window."""
-    f = click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day of the window.")(f)
-    f = click.option("--from", "start", metavar="YYYY-MM-DD", help="First day of the window.")(f)
-    return click.option(
-        "--days",
-        type=click.IntRange(min=1),
-        help="Last N days, today included [default: each rule's window].",
-    )(f)
+from accessmon.ui.cli.common import global_options, session_from_options, window_options
 
 
 @click.group("alert")
@@ -30,7 +19,7 @@ def alert_ls() -> None:
     """List the rules: built-in, and those in rules_dir."""
     from accessmon.alerts.rules import list_rules
 
-    ruleset = list_rules(_session())
+    ruleset = list_rules(session_from_options())
     if not ruleset.rules and not ruleset.errors:
         click.echo("no rules: add kind: detection_rule or access_monitoring_rule YAML to rules_dir")
     for rule in ruleset.rules.values():
@@ -52,7 +41,7 @@ def alert_ls() -> None:
 @alert.command("run")
 @click.argument("name", required=False)
 @click.option("--all", "run_all", is_flag=True, help="Run every enabled rule.")
-@_window_options
+@window_options(days_default="each rule's window")
 @click.option(
     "--dry-run",
     is_flag=True,
@@ -87,7 +76,7 @@ def alert_run(name, run_all, days, start, end, dry_run) -> None:
             if not result.ok:
                 click.echo(f"error: {run.rule}: {result.action}: {result.detail}", err=True)
 
-    with _session() as session:
+    with session_from_options() as session:
         runs, errors = run_rules(session, name, days, start, end, dry_run=dry_run, progress=show)
     for error in errors:
         click.echo(f"error: {error}", err=True)

@@ -1,12 +1,14 @@
-"""What every command module shares: the global options and the Session they build.
+"""What every command module shares: the global options, the window options, and the Session
+they build.
 
-`cli` and `cli_alerts` both import this module and not each other, so the order in which
-they are imported cannot drop a command group.
+Each command module imports this one and never another command module, so the order in which
+they are imported cannot drop a command group; `app` alone gathers them under the root group.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +49,7 @@ _GLOBAL_OPTIONS = [
 _GLOBAL_KEYS = ("store", "config_file", "teleport_config", "user", "engine")
 
 
-def global_options(f):
+def global_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Accept the global options after a subcommand too; the later one wins."""
 
     @functools.wraps(f)
@@ -64,15 +66,32 @@ def global_options(f):
     return wrapper
 
 
-def window_options(f):
-    f = click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day of the window.")(f)
-    f = click.option("--from", "start", metavar="YYYY-MM-DD", help="First day of the window.")(f)
-    return click.option(
-        "--days", type=click.IntRange(min=1), help="Last N days, today included [default: 7]."
-    )(f)
+def window_options(
+    days_default: str = "7",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--days / --from / --to, as `days, start, end`; `days_default` is what the help promises
+    when none is given (alert rules fall back to their own window, not to 7 days)."""
+
+    options = [
+        click.option(
+            "--days",
+            type=click.IntRange(min=1),
+            help=f"Last N days, today included [default: {days_default}].",
+        ),
+        click.option("--from", "start", metavar="YYYY-MM-DD", help="First day of the window."),
+        click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day of the window."),
+    ]
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
 
 
-def _config() -> Config:
+def config_from_options() -> Config:
+    """The configuration: the config file, then the environment, then the global options."""
     from accessmon.config import load_config
 
     obj = click.get_current_context().ensure_object(dict)
@@ -82,7 +101,8 @@ def _config() -> Config:
     )
 
 
-def _session() -> Session:
+def session_from_options() -> Session:
+    """A Session on `config_from_options()`: every command's role checks and audit trail."""
     from accessmon.session import Session
 
-    return Session(_config())
+    return Session(config_from_options())

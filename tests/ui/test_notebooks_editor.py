@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import REPO
+from ..conftest import REPO
 
 NOTEBOOK = REPO / "notebooks" / "query_editor.ipynb"
 

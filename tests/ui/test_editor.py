@@ -1,91 +1,22 @@
-"""The Query Editor driven from Python, as its widgets drive it: no browser needed."""
+"""The headless Query Editor driven from Python, as its widgets drive it: no browser needed."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
-from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 
-from accessmon.config import load_config
 from accessmon.result import QueryResult, QueryStats
-from accessmon.session import Session
 from accessmon.sql.examples import get_example, load_examples
-from accessmon.storage import audit
-from accessmon.ui.widgets import PAGE_SIZE, QueryEditor, chart_figure, stats_text, unique_names
+from accessmon.ui.editor import PAGE_SIZE, Editor
+from accessmon.ui.frames import chart_figure, stats_text, unique_names
 
-from .conftest import build_store, session_for
-
-FIXTURE = Path(__file__).parent / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
-USERS = ("alice", "bob", "carol")
-WINDOW = {"start": "2024-03-20", "end": "2024-03-21"}
-
-
-def _events() -> list[dict]:
-    """120 SSH sessions over two days, and a few certificates."""
-    events = [
-        {
-            "event": "session.start",
-            "code": "T2000I",
-            "uid": f"s-{i:03d}",
-            "time": f"2024-03-{20 + i % 2}T12:{i % 60:02d}:03.374Z",
-            "user": USERS[i % 3],
-            "login": "root" if i % 4 == 0 else "ubuntu",
-            "proto": "ssh",
-            "sid": f"sid-{i}",
-        }
-        for i in range(120)
-    ]
-    events += [
-        {
-            "event": "cert.create",
-            "code": "TC000I",
-            "uid": f"c-{i}",
-            "time": f"2024-03-20T0{i}:00:00.000Z",
-            "cert_type": "user",
-            "identity": {"user": USERS[i % 3], "roles": ["access"], "client_ip": f"10.0.0.{i}"},
-        }
-        for i in range(6)
-    ]
-    return events
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    return build_store(tmp_path_factory.mktemp("editor"), _events())
-
-
-@pytest.fixture
-def editor(store, tmp_path) -> QueryEditor:
-    session = session_for(store, audit_log=tmp_path / "audit.jsonl", queries_dir=tmp_path / "q")
-    ed = QueryEditor(session)
-    ed.set_window(**WINDOW)
-    return ed
-
-
-def _rbac_session(store: Path, tmp_path: Path, user: str) -> Session:
-    flags = {
-        "store": store,
-        "user": user,
-        "rbac": {"resources": [FIXTURE]},
-        "audit_log": tmp_path / "audit.jsonl",
-        "queries_dir": tmp_path / "queries",
-    }
-    return Session(load_config(flags=flags, environ={}))
-
-
-def _audit_lines(editor: QueryEditor) -> list[dict]:
-    path = Path(editor.session.config.audit_log)
-    return [r for r in audit.read(path) if r["event"] == audit.QUERY_RUN[0]]
+from .conftest import USERS, WINDOW, audit_lines, rbac_session
 
 
 def test_starts_with_a_seed_example():
-    ed = QueryEditor(store="nowhere")
+    ed = Editor(store="nowhere")
     assert ed.sql == get_example("unique_ips_per_user").query
     assert ed._session is None  # the Session is built on first use, not on construction
     assert len(load_examples()) == 6
@@ -103,7 +34,7 @@ def test_run_returns_the_result_and_is_audited(editor):
     ]
     assert editor.status.startswith("3 rows in ") and editor.status.endswith(" ms")
     assert "scanned" not in editor.status  # bytes scanned are an Athena cost only
-    (line,) = _audit_lines(editor)
+    (line,) = audit_lines(editor)
     assert line["success"] and line["query"] == editor.sql and line["from"] == "2024-03-20"
 
 
@@ -122,7 +53,7 @@ def test_bad_query_shows_one_line_and_the_editor_stays_usable(editor):
     editor.set_sql("SELECT count(*) AS n FROM session_start")
     assert editor.run() is not None
     assert editor.error is None and editor.frame["n"].tolist() == [120]
-    assert [r["success"] for r in _audit_lines(editor)] == [False, False, True]
+    assert [r["success"] for r in audit_lines(editor)] == [False, False, True]
 
 
 def test_stats_show_bytes_scanned_on_athena():
@@ -244,7 +175,7 @@ def test_views_browser_and_insert(editor):
 
 
 def test_library_load_and_save(store, tmp_path):
-    ed = QueryEditor(_rbac_session(store, tmp_path, "dave"))  # dave may create
+    ed = Editor(rbac_session(store, tmp_path, "dave"))  # dave may create
     examples = [item for item in ed.library() if item[0] == "example"]
     assert [name for _, name, _ in examples][:2] == ["etc_passwd_commands", "unique_ips_per_user"]
     assert "/etc/passwd" in ed.load_example("etc_passwd_commands")
@@ -257,83 +188,13 @@ def test_library_load_and_save(store, tmp_path):
 
 
 def test_saving_without_create_is_refused(store, tmp_path):
-    ed = QueryEditor(_rbac_session(store, tmp_path, "alice"))  # auditor: use, no create
+    ed = Editor(rbac_session(store, tmp_path, "alice"))  # auditor: use, no create
     ed.set_window(**WINDOW)
     ed.set_sql("SELECT count(*) AS n FROM session_start")
     assert ed.run() is not None  # alice may run queries
     assert ed.save("mine", "Mine") is None
     assert ed.error.startswith('access denied: user "alice" (roles: auditor) may not create')
     assert not (tmp_path / "queries").exists()
-
-
-def test_a_user_without_use_cannot_run(store, tmp_path):
-    ed = QueryEditor(_rbac_session(store, tmp_path, "bob"))
-    assert ed.run() is None and ed.error.startswith('access denied: user "bob"')
-    assert ed.views_listing() is None
-    assert [e for _, _, e in ed.library()] == [e.title for e in load_examples()]
-    assert ed.widget is not None  # it still opens, with the denial shown
-
-
-def test_run_cannot_be_double_fired(editor):
-    editor.set_sql("SELECT count(*) AS n FROM session_start")
-    editor.widget  # noqa: B018 -- build the UI so the Run button's state can be checked
-    gate, real_run = threading.Event(), editor.session.run
-
-    def slow_run(*args, **kwargs):
-        gate.wait(10)
-        return real_run(*args, **kwargs)
-
-    editor.session.run = slow_run
-    first = editor.run_in_background()
-    assert first is not None and editor.running
-    assert editor._ui["run"].disabled and editor._ui["run"].description == "Running…"
-    assert editor.run_in_background() is None  # a second click while it runs
-    assert editor.run() is None
-    gate.set()
-    first.join(10)
-    assert not editor.running and not editor._ui["run"].disabled
-    assert editor.frame["n"].tolist() == [120]
-    assert len(_audit_lines(editor)) == 1
-
-
-def test_widgets_only_wire_the_methods(editor, tmp_path):
-    ui = editor.widget and editor._ui
-    assert "application/vnd.jupyter.widget-view+json" in editor._repr_mimebundle_()
-    ui["sql"].value = "SELECT user, login FROM session_start ORDER BY uid"
-    assert editor.sql == ui["sql"].value
-    ui["run"].click()
-    editor._thread.join(10)
-    assert "<b>120 rows</b>" in ui["rows"].value and "page 1 of 3" in ui["page"].value
-    assert ui["table"].value.count("<tr>") == PAGE_SIZE + 1
-    ui["next"].click()
-    assert editor.page_number == 2 and not ui["prev"].disabled
-    ui["sort_by"].value = "login"
-    assert editor.sorted_by == ("login", True) and editor.page_number == 1
-    ui["kind"].value, ui["x"].value, ui["y"].value = "pie", "user", ""
-    ui["draw"].click()
-    assert editor.error is None and [t.type for t in editor.figure.data] == ["pie"]
-    assert len(ui["chart"].outputs) == 1
-    ui["format"].value, ui["export_path"].value = "parquet", str(tmp_path / "x.parquet")
-    ui["export"].click()
-    assert pq.read_table(tmp_path / "x.parquet").num_rows == 120
-    assert str(tmp_path / "x.parquet") in ui["link"].value
-    ui["window"].value = 30
-    assert editor.window_args == {"days": 30}
-    ui["views"].value = "exec"
-    assert ("command (varchar)", "command") in ui["columns"].options
-    ui["sql"].value = "SELECT * FROM cert_creat"
-    ui["run"].click()
-    editor._thread.join(10)
-    assert "did you mean cert_create?" in ui["error"].value and not ui["run"].disabled
-
-
-def test_importing_stays_light():
-    code = (
-        "import sys, accessmon, accessmon.ui.widgets, accessmon.sql.examples; "
-        "print([m for m in ('plotly', 'ipywidgets', 'pandas') if m in sys.modules])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 def test_csv_export_guards_formulas(editor, tmp_path):

@@ -1,0 +1,75 @@
+"""`accessmon schema|whoami|doctor`: what the views are, who you are, whether the setup works."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from accessmon.ui.cli.common import global_options, session_from_options
+
+
+@click.command()
+@click.argument("view", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@global_options
+def schema(view: str | None, fmt: str) -> None:
+    """List the views, or one view's columns and types."""
+    from accessmon.sql.views import get_view
+
+    allowed = session_from_options().views()
+    views = [get_view(view)] if view else list(allowed.values())
+    if fmt == "json":
+        doc = [
+            {
+                "name": v.name,
+                "event_type": v.event_type,
+                "columns": [
+                    {"name": c.name, "type": c.type, "path": c.json_path} for c in v.columns
+                ],
+            }
+            for v in views
+        ]
+        click.echo(json.dumps(doc[0] if view else doc, indent=2))
+        return
+    if view:
+        v = views[0]
+        click.echo(f"{v.name}  (event {v.event_type}, codes {v.codes})")
+        width = max(len(c.name) for c in v.columns)
+        for c in v.columns:
+            click.echo(f"  {c.name:<{width}}  {c.type}")
+        return
+    for v in views:
+        click.echo(f"{v.name:<32} {v.event_type:<32} {len(v.columns)} columns")
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@global_options
+def whoami(fmt: str) -> None:
+    """Who accessmon thinks you are, your roles, and what they allow."""
+    from accessmon.access.rbac import allowed_verbs
+
+    session = session_from_options()
+    verbs = allowed_verbs(session.policy, session.user)
+    roles = list(session.policy.roles_of(session.user))
+    if fmt == "json":
+        click.echo(json.dumps({"user": session.user, "roles": roles, "allowed": verbs}))
+        return
+    mode = "" if session.policy.configured else " (single-user mode: no rbac.resources)"
+    if session.config.system:
+        mode += f" (system configuration {session.config.system})"
+    click.echo(f"user: {session.user}{mode}\nroles: {', '.join(roles) or 'none'}")
+    for resource, allowed in verbs.items():
+        click.echo(f"  {resource:<24} {', '.join(allowed) or '-'}")
+
+
+@click.command()
+@global_options
+def doctor() -> None:
+    """Check the configuration: the store, or Athena's credentials, table and workgroup."""
+    checks = session_from_options().diagnose()
+    for name, ok, detail in checks:
+        click.echo(f"{'ok' if ok else 'FAIL':>4}  {name:<14} {detail}")
+    if not all(ok for _, ok, _ in checks):
+        raise SystemExit(1)

@@ -1,0 +1,95 @@
+"""The one place the front ends turn values into text: cells, HTML tables, sizes, names."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from accessmon.errors import AccessmonError
+from accessmon.ui.frames import (
+    athena_text,
+    cell_text,
+    chart_defaults,
+    human_bytes,
+    millis_text,
+    need_column,
+    sort_frame,
+    table_html,
+    text_rows,
+)
+
+MOMENT = dt.datetime(2024, 3, 20, 12, 12, 3, 374999)
+
+
+def test_timestamps_to_the_millisecond_in_both_formatters():
+    assert millis_text(MOMENT) == "2024-03-20 12:12:03.374"
+    assert cell_text(pd.Timestamp(MOMENT)) == "2024-03-20 12:12:03.374"
+    assert athena_text(MOMENT, pa.timestamp("ms")) == "2024-03-20 12:12:03.374"
+    assert athena_text(MOMENT, pa.timestamp("ms", tz="UTC")) == "2024-03-20 12:12:03.374 UTC"
+
+
+@pytest.mark.parametrize(
+    ("value", "typ", "text"),
+    [
+        (None, pa.string(), ""),
+        (True, pa.bool_(), "true"),
+        (dt.date(2024, 3, 20), pa.date32(), "2024-03-20"),
+        (["a", "b"], pa.list_(pa.string()), "[a, b]"),
+        ({"x": 1, "y": None}, pa.struct([("x", pa.int64()), ("y", pa.string())]), "{x=1, y=}"),
+        (
+            dt.timedelta(days=1, seconds=3723, microseconds=5000),
+            pa.duration("ms"),
+            "1 01:02:03.005",
+        ),
+    ],
+)
+def test_athena_text(value, typ, text):
+    assert athena_text(value, typ) == text
+
+
+def test_text_rows_honour_column_types():
+    table = pa.table({"ok": [True, None], "n": [1, 2]})
+    assert list(text_rows(table)) == [["true", "1"], ["", "2"]]
+
+
+def test_cell_text_of_dataframe_cells():
+    assert cell_text(float("nan")) == "" and cell_text(pd.NaT) == "" and cell_text(None) == ""
+    assert cell_text({"a": [1, 2]}) == "{a: [1, 2]}"
+    assert cell_text(dt.date(2024, 3, 20)) == "2024-03-20"
+
+
+def test_table_html_escapes_names_and_cells():
+    frame = pd.DataFrame({"<b>": ["<script>alert(1)</script>"]})
+    out = table_html(frame)
+    assert "<script>" not in out and "&lt;script&gt;" in out and "<th>&lt;b&gt;</th>" in out
+    assert out.startswith('<table class="am-results">')
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KB"),
+        (3 * 1024**2, "3.0 MB"),
+        (2 * 1024**5, "2048.0 TB"),
+    ],
+)
+def test_human_bytes(n, text):
+    assert human_bytes(n) == text
+
+
+def test_sort_frame_sorts_lists_by_their_text_and_keeps_nulls_last():
+    frame = pd.DataFrame({"roles": [["b"], None, ["a", "z"]]})
+    assert sort_frame(frame, "roles")["roles"].tolist() == [["a", "z"], ["b"], None]
+
+
+def test_need_column_suggests_the_closest_name():
+    with pytest.raises(
+        AccessmonError, match=r"sort: no column usr in the result \(did you mean user\?\)"
+    ):
+        need_column(pd.DataFrame({"user": []}), "usr", "sort")
+    assert chart_defaults(pd.DataFrame()) == {"x": None, "y": None, "color": None}
