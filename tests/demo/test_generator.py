@@ -18,7 +18,8 @@ from accessmon.errors import AccessmonError
 from accessmon.sql.views import all_views
 from accessmon.storage import store
 
-END = dt.date(2024, 3, 20)
+from .conftest import END
+
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 RFC3339_NS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$")
@@ -47,11 +48,6 @@ def ts(text: str) -> dt.datetime:
     assert m, text
     frac = (m.group(2) or "0")[:6].ljust(6, "0")
     return dt.datetime.fromisoformat(m.group(1)).replace(microsecond=int(frac), tzinfo=dt.UTC)
-
-
-@pytest.fixture(scope="module")
-def default_table() -> pa.Table:
-    return demo.generate(end_date=END)
 
 
 @pytest.fixture(scope="module")
