@@ -71,7 +71,16 @@ class World:
     """Everyone and everything that appears in the events, fixed by (users, seed)."""
 
     def __init__(self, users: int, seed: int) -> None:
+        # one random stream, drawn in this order: the order is part of the output
         rng = np.random.default_rng([seed, 0])
+        self._cast(users)
+        self._addresses(rng)
+        self._accounts(rng)
+        self._hosts(rng)
+        self._kubernetes(rng)
+
+    def _cast(self, users: int) -> None:
+        """People (the first is admin-annie, the busiest), bots, and strangers."""
         humans = [
             _HUMANS[i % len(_HUMANS)] + (str(i // len(_HUMANS) + 1) if i >= len(_HUMANS) else "")
             for i in range(users)
@@ -86,7 +95,9 @@ class World:
         w[0] *= 1.5  # admin-annie is busy
         self.human_p = w / w.sum()
 
-        # client IPs: one to three per person, MANY_IP_COUNT for MANY_IP_USER, one or two per bot
+    def _addresses(self, rng: np.random.Generator) -> None:
+        """Client IPs: one to three per person, MANY_IP_COUNT for MANY_IP_USER, one or two per
+        bot, and a few for the strangers."""
         ips: list[str] = []
         per_actor: list[list[int]] = []
         for a in range(self.n_actors):
@@ -112,7 +123,8 @@ class World:
         for a, p in enumerate(per_actor):
             self.ip_table[a, : len(p)] = p
 
-        # per-person security: MFA device, trusted device, roles, logins, login method
+    def _accounts(self, rng: np.random.Generator) -> None:
+        """Per person: MFA device, trusted device, roles, logins and login method."""
         self.mfa: list[str] = []
         self.device: list[dict] = []
         self.roles: list[list[str]] = []
@@ -150,7 +162,8 @@ class World:
             self.method.append("local" if a == 0 or rng.random() < 0.2 else "saml")
         self.admins = np.array([a for a in range(self.n_humans) if "editor" in self.roles[a]])
 
-        # nodes (ssh), Kubernetes agents, desktops
+    def _hosts(self, rng: np.random.Generator) -> None:
+        """SSH nodes, Kubernetes and database agents, desktops, access lists, request ids."""
         n_nodes = 24
         self.node_host = []
         for i in range(n_nodes):
@@ -180,7 +193,8 @@ class World:
         #: access request ids carried by sessions that were granted through a request
         self.request_ids = [[uuid_str(rng)] for _ in range(32)]
 
-        # Kubernetes request templates: kind, group, namespace, name, verb, path
+    def _kubernetes(self, rng: np.random.Generator) -> None:
+        """API request templates (kind, group, namespace, name, verb, path) and pods."""
         self.kube_req: list[tuple[str, str, str, str, str, str]] = []
         for kind, group, namespaced, verbs in _KUBE_KINDS:
             base = f"/apis/{group}/v1" if group else "/api/v1"
