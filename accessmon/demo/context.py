@@ -41,7 +41,9 @@ class ChunkContext:
     accessmon.demo.events.BUILDERS), so the same chunk always gives the same events.
     """
 
-    def __init__(self, world: World, rng: np.random.Generator, day_ms: np.ndarray, counts):
+    def __init__(
+        self, world: World, rng: np.random.Generator, day_ms: np.ndarray, counts: np.ndarray
+    ) -> None:
         self.w = world
         self.rng = rng
         self.day_ms = day_ms
@@ -56,7 +58,9 @@ class ChunkContext:
         """How many events of this type the chunk has."""
         return int(self.counts[etype].sum())
 
-    def times(self, etype: str, flat: np.ndarray | bool = False, n: int | None = None):
+    def times(
+        self, etype: str, flat: np.ndarray | bool = False, n: int | None = None
+    ) -> np.ndarray:
         """Times for the type's per-day counts; office hours unless flat (bots, agents)."""
         if n is None:
             days = np.repeat(np.arange(len(self.day_ms)), self.counts[etype])
