@@ -13,7 +13,7 @@ import duckdb
 import yaml
 
 from accessmon.config import load_config
-from accessmon.demo.events import write_demo
+from accessmon.demo import write_demo
 from accessmon.session import Session
 from accessmon.storage import cache
 from accessmon.storage import store as store_mod
@@ -104,7 +104,7 @@ def ingest_step(store: str, target: str, jsonl: str) -> dict:
 def small_files(work: str, files: int, per_file: int) -> dict:
     """`files` small JSON lines files ingested from one folder, and the same events as one
     file into another store: both timed in this process, so the ratio is from one run."""
-    from accessmon.demo.events import generate
+    from accessmon.demo import generate
 
     work = Path(work)
     table = generate(events=files * per_file, days=30, seed=3)

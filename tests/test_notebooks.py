@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from accessmon.demo.events import write_demo
+from accessmon.demo import write_demo
 from accessmon.reports.notebook import kernel_name
 
 from .conftest import REPO

@@ -15,7 +15,7 @@ from pathlib import Path
 import papermill
 import pytest
 
-from accessmon.demo.events import write_demo
+from accessmon.demo import write_demo
 from accessmon.errors import ConfigError, PermissionDenied
 from accessmon.reports import run as reports
 from accessmon.storage import audit

@@ -323,7 +323,7 @@ def test_doctor_checks_credentials_table_and_workgroup(athena):
 def test_same_rows_as_the_embedded_engine(tmp_path, athena):
     """One source of truth: the Athena SQL, transpiled by sqlglot and run by DuckDB over a table
     in Athena's layout, answers every seed query exactly as the embedded engine does."""
-    from accessmon.demo.events import write_demo
+    from accessmon.demo import write_demo
 
     end = dt.date(2024, 3, 20)
     store = tmp_path / "store"

@@ -262,7 +262,7 @@ def test_a_batch_is_ordered_by_day_whatever_order_its_files_come_in(tmp_path):
 def test_batches_written_slice_by_slice_give_the_json_answers(tmp_path, monkeypatch):
     """Memory is bounded by a slice, not a batch: each view's file grows by a row group per
     slice, and a batch closes at BATCH_EVENTS. The answers are still the JSON's, every view."""
-    from accessmon.demo.events import write_demo
+    from accessmon.demo import write_demo
 
     store = tmp_path / "store"
     end = DAYS[-1]

@@ -32,7 +32,7 @@ def demo(events: int, days: int, users: int, seed: int, end_date) -> None:
     """Write a synthetic but realistic Teleport audit log into the store."""
     import time
 
-    from accessmon.demo.events import write_demo
+    from accessmon.demo import write_demo
     from accessmon.storage.cache import build
 
     store = config_from_options().store
