@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from accessmon.errors import AccessmonError
 from accessmon.names import check_name
 from accessmon.storage import audit
-from accessmon.storage.locks import exclusive
+from accessmon.storage.locks import exclusive, pid_alive
 from accessmon.storage.store import atomic_write_text
 
 if TYPE_CHECKING:
@@ -94,17 +94,7 @@ def _gone(doc: dict[str, Any]) -> bool:
     pid = doc.get("pid")
     if doc.get("host") != socket.gethostname() or not isinstance(pid, int):
         return False
-    return not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        pass
-    return True
+    return not pid_alive(pid)
 
 
 def read_states(output_dir: Path, name: str) -> list[dict[str, Any]]:
@@ -145,7 +135,7 @@ def remove_dead_run_folders(output_dir: Path) -> list[Path]:
         if not entry.name.startswith(RUN_PREFIX):
             continue
         found = _host_pid(RUN_PREFIX, entry.name.rsplit(".", 1)[0])
-        if found is None or found[0] != host or _alive(found[1]):
+        if found is None or found[0] != host or pid_alive(found[1]):
             continue
         try:
             if entry.is_dir() and entry.stat().st_uid == os.getuid():
