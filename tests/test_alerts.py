@@ -171,7 +171,7 @@ def audit_events(session) -> list[dict]:
 
 
 def test_builtin_rules_mirror_the_privileged_access_report(make_session, tmp_path):
-    from accessmon.reports.run import load_definitions
+    from accessmon.reports.definitions import load_definitions
 
     session = make_session(rules_dir=tmp_path / "none")
     ruleset = alerts.load_rules(session.config)

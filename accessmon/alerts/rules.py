@@ -425,7 +425,7 @@ class _Context:
     _reports: dict[str, Any] | None = None
 
     def report_query(self, report: str, name: str) -> str:
-        from accessmon.reports.run import load_definitions
+        from accessmon.reports.definitions import load_definitions
 
         if self._reports is None:
             reports_dir = Path(self.config.reports_dir) if self.config else Path(os.devnull)

@@ -3,6 +3,8 @@
 The names below are what the report notebook and Python users call.
 """
 
-from accessmon.reports.run import display_report, load_results, run_report
+from accessmon.reports.html import display_report
+from accessmon.reports.results import load_results
+from accessmon.reports.run import run_report
 
 __all__ = ["display_report", "load_results", "run_report"]

@@ -10,26 +10,38 @@ import datetime as dt
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from accessmon.reports import run as reports
 from accessmon.errors import AccessmonError
+from accessmon.reports.results import save_results
+from accessmon.reports.run import check_run, run_report
+from accessmon.reports.state import (
+    mark_interrupted,
+    remove_dead_run_folders,
+    report_lock,
+    run_folder_prefix,
+    state_name,
+    write_state,
+)
 from accessmon.storage.store import atomic_write_text
-from accessmon.window import Window
 
 if TYPE_CHECKING:
+    from accessmon.reports.results import QueryOutcome
     from accessmon.session import Session
+    from accessmon.window import Window
 
 KERNEL = "accessmon"
 
 
 @dataclass
 class Rendered:
+    """What a headless run left behind, for the CLI to print."""
+
     name: str
     state: str
     results: Path
@@ -40,6 +52,7 @@ class Rendered:
 
 
 def notebook_path() -> Path:
+    """The report notebook shipped in the package (notebooks/ links to it)."""
     return Path(str(resources.files("accessmon") / "notebooks" / "security_report.ipynb"))
 
 
@@ -65,6 +78,7 @@ def _kernel_stderr_quiet() -> Iterator[None]:
 
 
 def execute_notebook(parameters: dict, output: Path) -> None:
+    """The report notebook with papermill; a failing cell becomes one line naming it."""
     import papermill
 
     try:
@@ -120,30 +134,30 @@ def render(
     out_dir: Path,
     fmt: str = "html",
     wait_seconds: float = 600,
-    progress=None,
+    progress: Callable[[int, int, QueryOutcome], None] | None = None,
 ) -> Rendered:
     """`accessmon report run`: state RUNNING, then SUCCESS or ERROR, under the report's lock.
 
     The role check and the name come first: a refused run writes nothing, anywhere."""
-    reports.check_run(session, name, window)
-    key = reports.state_name(name, window)
+    check_run(session, name, window)
+    key = state_name(name, window)
     out_dir.mkdir(parents=True, exist_ok=True)
-    reports.remove_dead_run_folders(out_dir)
+    remove_dead_run_folders(out_dir)
     fields = {"engine": session.config.engine, **window.describe()}
-    with reports.report_lock(out_dir, name, wait_seconds, session, **fields):
-        reports.mark_interrupted(out_dir, name)
+    with report_lock(out_dir, name, wait_seconds, session, **fields):
+        mark_interrupted(out_dir, name)
         here = {"host": socket.gethostname(), "pid": os.getpid()}
-        reports.write_state(out_dir, key, "RUNNING", **here)
+        write_state(out_dir, key, "RUNNING", **here)
         state = "ERROR"
         rendered: Rendered | None = None
         try:
-            run = reports.run_report(
+            run = run_report(
                 session, name, window.days, None if window.days else window.start,
                 None if window.days else window.end, progress=progress,
             )  # fmt: skip
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
             base = out_dir / f"{name}_{window.label()}_{stamp}"
-            results = reports.save_results(run, base.with_suffix(".json"))
+            results = save_results(run, base.with_suffix(".json"))
             published = session.engine.publish_results(results, name)
             rendered = Rendered(
                 name,
@@ -152,7 +166,7 @@ def render(
                 published=published,
                 failed=[q.name for q in run.queries if q.error],
             )
-            prefix = reports.run_folder_prefix()
+            prefix = run_folder_prefix()
             with tempfile.TemporaryDirectory(dir=out_dir, prefix=prefix) as tmp:
                 executed = Path(tmp) / "report.ipynb"
                 execute_notebook(_parameters(session, name, results), executed)
@@ -170,7 +184,7 @@ def render(
                 extra["published"] = rendered.published
             if rendered and rendered.html:
                 extra["html"] = str(rendered.html)
-            reports.write_state(out_dir, key, state, **extra)
+            write_state(out_dir, key, state, **extra)
 
 
 def _parameters(session: Session, name: str, results: Path) -> dict:

@@ -204,7 +204,7 @@ class AccessmonMagics(Magics):
         self._store(args.out, list(allowed))
 
     def _report(self, args: argparse.Namespace) -> None:
-        from accessmon.reports import run as reports
+        from accessmon import reports
 
         session = self.session(args)
         run = reports.run_report(session, args.name, days=args.days, start=args.start, end=args.end)

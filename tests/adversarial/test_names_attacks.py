@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accessmon.reports import run as reports
+from accessmon.errors import AccessmonError, ConfigError
+from accessmon.reports.definitions import parse_definition
+from accessmon.reports.state import (
+    mark_interrupted,
+    read_states,
+    remove_dead_run_folders,
+    report_lock,
+    write_state,
+)
 from accessmon.ui import output
 
 from ..access.test_rbac import FIXTURE
@@ -50,7 +58,7 @@ def workdir(tmp_path) -> Path:
     (root / "accessmon.yaml").write_text(
         f"rbac: {{resources: [{FIXTURE}]}}\naudit_log: ./audit.jsonl\n"
     )
-    reports.write_state(root / "reports", f"{REAL}_7_days", "SUCCESS", results="r.json")
+    write_state(root / "reports", f"{REAL}_7_days", "SUCCESS", results="r.json")
     return root
 
 
@@ -143,17 +151,17 @@ def test_rule_and_report_names_with_a_trailing_newline_are_refused(tmp_path):
         'kind: security_report\nname: "evil\\n"\ntitle: t\nqueries:\n'
         "  - {name: q, title: t, query: SELECT user FROM session_start}\n"
     )
-    with pytest.raises(reports.ConfigError, match="name"):
-        reports.parse_definition(report, "x.yaml")
-    with pytest.raises(reports.ConfigError, match="name"):
-        reports.parse_definition(report.replace('"evil\\n"', '".."'), "x.yaml")
+    with pytest.raises(ConfigError, match="name"):
+        parse_definition(report, "x.yaml")
+    with pytest.raises(ConfigError, match="name"):
+        parse_definition(report.replace('"evil\\n"', '".."'), "x.yaml")
 
 
 def test_lock_and_state_names_are_checked_too(tmp_path):
-    with pytest.raises(reports.AccessmonError, match="invalid report name"):
-        reports.report_lock(tmp_path, "../x", 0)
-    with pytest.raises(reports.AccessmonError, match="invalid report state name"):
-        reports.write_state(tmp_path, "../../x_7_days", "RUNNING")
+    with pytest.raises(AccessmonError, match="invalid report name"):
+        report_lock(tmp_path, "../x", 0)
+    with pytest.raises(AccessmonError, match="invalid report state name"):
+        write_state(tmp_path, "../../x_7_days", "RUNNING")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -168,9 +176,9 @@ def _dead_pid() -> int:
 
 def test_a_running_state_of_a_dead_process_reads_as_interrupted(workdir):
     out_dir, host = workdir / "reports", socket.gethostname()
-    reports.write_state(out_dir, f"{REAL}_3_days", "RUNNING", host=host, pid=_dead_pid())
-    reports.write_state(out_dir, f"{REAL}_4_days", "RUNNING", host=host, pid=os.getpid())
-    reports.write_state(out_dir, f"{REAL}_5_days", "RUNNING", host="elsewhere", pid=1)
+    write_state(out_dir, f"{REAL}_3_days", "RUNNING", host=host, pid=_dead_pid())
+    write_state(out_dir, f"{REAL}_4_days", "RUNNING", host=host, pid=os.getpid())
+    write_state(out_dir, f"{REAL}_5_days", "RUNNING", host="elsewhere", pid=1)
     out = run(["--user", "alice", "report", "state", REAL], workdir)
     assert out.returncode == 0, out.stderr
     lines = {line.split()[0]: line for line in out.stdout.splitlines()}
@@ -178,9 +186,9 @@ def test_a_running_state_of_a_dead_process_reads_as_interrupted(workdir):
     assert " RUNNING " in lines[f"{REAL}_4_days"]  # this process is alive
     assert " RUNNING " in lines[f"{REAL}_5_days"]  # another host: only the lock can tell
     # under the report's lock no run of it is in progress: every RUNNING state is a leftover
-    with reports.report_lock(out_dir, REAL, 0):
-        reports.mark_interrupted(out_dir, REAL)
-    states = {d["name"]: d for d in reports.read_states(out_dir, REAL)}
+    with report_lock(out_dir, REAL, 0):
+        mark_interrupted(out_dir, REAL)
+    states = {d["name"]: d for d in read_states(out_dir, REAL)}
     for days in (3, 4, 5):
         assert states[f"{REAL}_{days}_days"]["state"] == "ERROR"
         assert states[f"{REAL}_{days}_days"]["error"] == "interrupted"
@@ -196,7 +204,7 @@ def test_run_folders_of_dead_processes_are_removed(tmp_path):
     for folder in (dead, alive, other, legacy):
         folder.mkdir()
         (folder / "report.ipynb").write_text("{}")
-    assert reports.remove_dead_run_folders(tmp_path) == [dead]
+    assert remove_dead_run_folders(tmp_path) == [dead]
     assert not dead.exists() and alive.is_dir() and other.is_dir() and legacy.is_dir()
 
 

@@ -19,7 +19,7 @@ import pytest
 from accessmon import config
 from accessmon.config import load_config
 from accessmon.errors import ConfigError, PermissionDenied
-from accessmon.reports import run as reports
+from accessmon.reports.state import report_lock
 from accessmon.session import Session, os_account, resolve_identity
 from accessmon.storage import audit
 from accessmon.window import Window
@@ -127,7 +127,7 @@ def test_successful_create_and_reads_are_audited_too(project):
 
 def test_a_report_run_that_gives_up_on_its_lock_is_audited(project):
     out_dir = project / "reports"
-    with reports.report_lock(out_dir, "privilege_access_report", 0):
+    with report_lock(out_dir, "privilege_access_report", 0):
         out = run(["report", "run", "privilege_access_report", *DAY, "--wait", "0",
                    "--user", "alice"], project)  # fmt: skip
     assert out.returncode == 1 and "another run of privilege_access_report" in out.stderr

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from IPython.core.interactiveshell import InteractiveShell
 
-from accessmon.reports import run as reports
+from accessmon import reports
 from accessmon.storage import audit
 from accessmon.ui.magic import AccessmonMagics, split_line_sql
 

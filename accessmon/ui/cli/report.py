@@ -21,7 +21,7 @@ def report() -> None:
 @global_options
 def report_ls() -> None:
     """List the built-in and custom reports."""
-    from accessmon.reports.run import load_definitions
+    from accessmon.reports.definitions import load_definitions
 
     session = session_from_options()
     with session.checked(audit.REPORT_LIST, "list", "security_report") as extra:
@@ -65,8 +65,8 @@ def report_ls() -> None:
 @global_options
 def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
     """Run a report headless: the notebook with papermill, then one self-contained HTML."""
+    from accessmon.reports.definitions import load_definitions
     from accessmon.reports.notebook import render
-    from accessmon.reports.run import load_definitions
     from accessmon.window import Window
 
     if bool(name) == run_all:
@@ -101,7 +101,7 @@ def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
 @global_options
 def report_get(name: str, fmt: str) -> None:
     """Print the latest results of a report."""
-    from accessmon.reports.run import latest_results, read_results
+    from accessmon.reports.results import latest_results, read_results
 
     session = session_from_options()
     with session.checked(audit.REPORT_GET, "read", "security_report", name=name) as extra:
@@ -126,7 +126,7 @@ def report_get(name: str, fmt: str) -> None:
 @global_options
 def report_state(name: str) -> None:
     """Print the state of a report's runs: RUNNING, SUCCESS or ERROR, with updated_at."""
-    from accessmon.reports.run import read_states
+    from accessmon.reports.state import read_states
 
     session = session_from_options()
     with session.checked(audit.REPORT_STATE, "read", "security_report", name=name):

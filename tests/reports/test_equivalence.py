@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import pytest
 
-from .conftest import build_store, session_for
-from .sql.test_seed_queries import (
+from ..conftest import build_store, session_for
+from ..sql.test_seed_queries import (
     R_DB_WEAK,
     R_KUBE_EXEC,
     R_KUBE_WEAK,

@@ -1,0 +1,117 @@
+"""Report definitions: Teleport's `kind: security_report` resources, built-in and the user's.
+
+A definition is checked whole when it loads (fields, names, every query against the views),
+so a bad file is reported with its line before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from accessmon.resources import line_of
+from accessmon.errors import AccessmonError, ConfigError
+from accessmon.names import NAME_PATTERN, did_you_mean
+from accessmon.resources import load_document
+from accessmon.sql.validate import check_query
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChartSpec(_Model):
+    """How a query's rows are drawn: by default Teleport's count per day, stacked by user."""
+
+    kind: Literal["bar", "line", "scatter", "pie"] = "bar"
+    x: str = "event_date"
+    y: str = "count"
+    keys: str | None = "user"
+
+
+class ReportQuery(_Model):
+    """One audit query of a report, with the advice shown beside its findings."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    title: str
+    description: str = ""
+    query: str
+    suggestion: str = ""
+    chart: ChartSpec = Field(default_factory=ChartSpec)
+
+
+class ReportDefinition(_Model):
+    """A `kind: security_report` resource; `source` names its file in error messages."""
+
+    kind: Literal["security_report"]
+    name: str = Field(pattern=rf"^{NAME_PATTERN}$")  # pydantic's regex: `$` is the very end
+    title: str
+    description: str = ""
+    version: str = "0.0.1"
+    queries: list[ReportQuery] = Field(min_length=1)
+    source: str = Field(default="built-in", exclude=True)
+
+
+def parse_definition(text: str, source: str) -> ReportDefinition:
+    """One `kind: security_report` document; errors name the file, line and field."""
+    doc = load_document(text, source)
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{source}: expected a kind: security_report mapping")
+    try:
+        report = ReportDefinition(**doc, source=source)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        field_name = ".".join(str(p) for p in loc)
+        line = line_of(text, loc)
+        where = f"{source}:{line}" if line else source
+        raise ConfigError(f"{where}: {field_name}: {err['msg']}") from None
+    for i, q in enumerate(report.queries):
+        try:
+            check_query(q.query)
+        except AccessmonError as e:
+            line = line_of(text, ("queries", i, "query"))
+            where = f"{source}:{line}" if line else source
+            raise ConfigError(f"{where}: queries.{i}.query ({q.name}): {e}") from None
+    return report
+
+
+def _builtin_texts() -> Iterator[tuple[str, str]]:
+    folder = resources.files("accessmon") / "data" / "reports"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith((".yaml", ".yml")):
+            yield f"built-in {entry.name}", entry.read_text(encoding="utf-8")
+
+
+def load_definitions(reports_dir: Path) -> tuple[dict[str, ReportDefinition], list[str]]:
+    """Built-in reports, then the user's from `reports_dir` (same name wins); and the errors
+    of definitions that could not be loaded, so one bad file does not hide the others."""
+    found: dict[str, ReportDefinition] = {}
+    errors: list[str] = []
+    texts = list(_builtin_texts())
+    if reports_dir.is_dir():
+        for path in sorted(reports_dir.glob("*.y*ml")):
+            texts.append((str(path), path.read_text(encoding="utf-8")))
+    for source, text in texts:
+        try:
+            report = parse_definition(text, source)
+        except ConfigError as e:
+            errors.append(str(e))
+            continue
+        found[report.name] = report
+    return found, errors
+
+
+def get_definition(reports_dir: Path, name: str) -> ReportDefinition:
+    """One report by name: its own load error if its file is broken, else a "did you mean"."""
+    found, errors = load_definitions(reports_dir)
+    if name in found:
+        return found[name]
+    for error in errors:
+        if name in error:
+            raise ConfigError(error)
+    raise AccessmonError(f"no report {name}{did_you_mean(name, found)}")
