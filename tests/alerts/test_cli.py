@@ -10,15 +10,7 @@ import pytest
 import yaml
 
 from ..conftest import run
-from .conftest import (
-    DET,
-    REQ,
-    ROLES,
-    ROOT_RULE,
-    RULES,
-    webhook_server,
-    write_rules,
-)
+from .conftest import DET, REQ, ROLES, ROOT_RULE, RULES, webhook_server, write_rules
 
 
 @pytest.fixture

@@ -8,14 +8,7 @@ from accessmon.alerts.evaluate import request_context
 from accessmon.alerts.models import TELEPORT_FIELDS
 
 from ..conftest import session_for
-from .conftest import (
-    DAY,
-    NOW,
-    ROOT_RULE,
-    audit_events,
-    flags_of,
-    write_rules,
-)
+from .conftest import DAY, NOW, ROOT_RULE, audit_events, flags_of, write_rules
 
 
 def test_request_context_uses_teleport_resource_ids():

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from accessmon.alerts import load_rules
+from accessmon.alerts import load_rules, parse_rules
+from accessmon.alerts.loader import user_traits
 from accessmon.alerts.models import SEVERITIES
 from accessmon.errors import AccessmonError, ConfigError
 
-from .conftest import (
-    DET,
-    write_rules,
-)
+from .conftest import DET, write_rules
 
 
 def test_builtin_rules_mirror_the_privileged_access_report(make_session, tmp_path):
@@ -134,3 +132,24 @@ def test_a_user_rule_replaces_a_builtin_of_the_same_name(make_session, tmp_path)
     ruleset = load_rules(make_session(rules_dir=write_rules(tmp_path / "r", text)).config)
     rule = ruleset.rules["session_start_root_user"]
     assert not rule.builtin and not rule.enabled and ruleset.errors == []
+
+
+def test_user_traits_come_from_the_user_resources(tmp_path):
+    users = tmp_path / "users.yaml"
+    users.write_text(
+        "kind: user\nmetadata: {name: alice}\nspec: {traits: {team: dba, logins: [root, null, 7]}}\n"
+        "---\nkind: role\nversion: v7\nmetadata: {name: r}\nspec: {}\n"
+        "---\nkind: user\nmetadata: {name: bob}\nspec: {roles: [r]}\n"
+    )
+    assert user_traits([users, tmp_path / "missing.yaml"]) == {
+        "alice": {"team": ["dba"], "logins": ["root", "7"]},
+        "bob": {},
+    }
+
+
+def test_parse_rules_reads_every_document_of_a_text():
+    rules, errors = parse_rules(DET + "---\n" + DET.replace("name: bad", "name: worse"), "x.yaml")
+    assert [r.name for r in rules] == ["bad", "worse"] and errors == []
+    assert rules[0].source == "x.yaml:1" and rules[1].source == "x.yaml:7"
+    rules, errors = parse_rules("- a list\n", "y.yaml")
+    assert rules == [] and errors == ["y.yaml:1: expected a rule mapping with a kind"]

@@ -13,16 +13,7 @@ from accessmon.alerts import list_rules, load_rules, run_rule, run_rules
 from accessmon.errors import PermissionDenied
 
 from ..conftest import session_for
-from .conftest import (
-    DAY,
-    NOW,
-    ROLES,
-    ROOT_RULE,
-    audit_events,
-    calls,
-    flags_of,
-    write_rules,
-)
+from .conftest import DAY, NOW, ROLES, ROOT_RULE, audit_events, calls, flags_of, write_rules
 
 
 def test_alerts_are_deduplicated_across_runs_within_the_cooldown(make_session, tmp_path):
