@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import tenacity
 import yaml
 
 from accessmon.storage import audit
@@ -153,6 +154,46 @@ class _DeadlineReached(Exception):
     pass
 
 
+#: What a POST may fail with: urllib's errors, timeouts and refused connections are OSErrors.
+_FAILURES = (OSError, http.client.HTTPException)
+
+
+def _retryable(error: BaseException) -> bool:
+    """5xx, 408, 425, 429, timeouts and connection errors are worth another attempt; a
+    redirect, another 4xx or the spent deadline are not."""
+    if isinstance(error, urllib.error.HTTPError):
+        return error.code >= 500 or error.code in _RETRY_STATUS
+    return isinstance(error, _FAILURES)
+
+
+def _failure(error: BaseException) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        said = f"HTTP {error.code} {error.reason}"
+        if 300 <= error.code < 400:
+            where = error.headers.get("Location") if error.headers else None
+            said += f": redirects are not followed for a POST (to {where})"
+        return said
+    reason = getattr(error, "reason", error)
+    return "timed out" if isinstance(reason, TimeoutError) else f"{reason}"
+
+
+class _Budget:
+    """Tenacity's stop condition: no attempt past the last, and no back-off that would end
+    past the deadline (`out_of_time` then says why the retries stopped)."""
+
+    def __init__(self, attempts: int, deadline: float, wait: tenacity.wait.wait_base) -> None:
+        self.attempts = attempts
+        self.deadline = deadline
+        self.wait = wait
+        self.out_of_time = False
+
+    def __call__(self, state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number >= self.attempts:
+            return True
+        self.out_of_time = time.monotonic() + self.wait(state) >= self.deadline
+        return self.out_of_time
+
+
 def post_webhook(
     url: str,
     payload: dict[str, Any],
@@ -177,34 +218,33 @@ def post_webhook(
     deadline = time.monotonic() + deadline_seconds
     body = json.dumps(payload, default=str).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "accessmon"}
-    last = ""
     attempts = 0
-    for attempt in range(retries + 1):
-        attempts = attempt + 1
+
+    def attempt() -> int:
+        nonlocal attempts
+        attempts += 1
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-        try:
-            status = _attempt(request, timeout, deadline)
-            return ActionResult("webhook", True, f"POST {url} -> {status}", key, attempts=attempts)
-        except _DeadlineReached:
-            last = f"no answer within the deadline of {deadline_seconds:g}s"
-            break
-        except urllib.error.HTTPError as e:
-            last = f"HTTP {e.code} {e.reason}"
-            if 300 <= e.code < 400:
-                where = e.headers.get("Location") if e.headers else None
-                last += f": redirects are not followed for a POST (to {where})"
-                break
-            if e.code < 500 and e.code not in _RETRY_STATUS:
-                break
-        except (TimeoutError, urllib.error.URLError, http.client.HTTPException, OSError) as e:
-            reason = getattr(e, "reason", e)
-            last = "timed out" if isinstance(reason, TimeoutError) else f"{reason}"
-        pause = min(BACKOFF_SECONDS * 2**attempt, BACKOFF_CAP_SECONDS)
-        if attempt < retries:
-            if time.monotonic() + pause >= deadline:
-                last += f"; no time left for a retry within {deadline_seconds:g}s"
-                break
-            sleep(pause)
+        return _attempt(request, timeout, deadline)
+
+    wait = tenacity.wait_exponential(multiplier=BACKOFF_SECONDS, max=BACKOFF_CAP_SECONDS)
+    budget = _Budget(retries + 1, deadline, wait)
+    retrying = tenacity.Retrying(
+        stop=budget,
+        wait=wait,
+        retry=tenacity.retry_if_exception(_retryable),
+        sleep=sleep,
+        reraise=True,
+    )
+    try:
+        status = retrying(attempt)
+    except _DeadlineReached:
+        last = f"no answer within the deadline of {deadline_seconds:g}s"
+    except _FAILURES as e:
+        last = _failure(e)
+        if budget.out_of_time:
+            last += f"; no time left for a retry within {deadline_seconds:g}s"
+    else:
+        return ActionResult("webhook", True, f"POST {url} -> {status}", key, attempts=attempts)
     return ActionResult(
         "webhook",
         False,

@@ -142,7 +142,7 @@ def test_saved_query_names_are_checked_whole(tmp_path, name):
 
 
 def test_rule_and_report_names_with_a_trailing_newline_are_refused(tmp_path):
-    from accessmon.alerts import rules as alerts
+    from accessmon import alerts
 
     rule = 'kind: detection_rule\nname: "evil\\n"\nseverity: low\nquery: SELECT 1\ncondition: any_row\n'
     rules, errors = alerts.parse_rules(rule, "r.yaml")
@@ -296,7 +296,7 @@ def _recording_tctl(tmp_path: Path, monkeypatch) -> Path:
 
 
 def test_a_request_id_never_becomes_a_tctl_flag(tmp_path, monkeypatch):
-    from accessmon.alerts import rules as alerts
+    from accessmon import alerts
 
     record = _recording_tctl(tmp_path, monkeypatch)
     events = [_request("a", "--approve"), _request("b", "@/etc/passwd"), _request("c", GOOD_ID)]
@@ -316,7 +316,7 @@ def test_a_request_id_never_becomes_a_tctl_flag(tmp_path, monkeypatch):
 
 
 def test_lookalike_users_get_locks_of_their_own(tmp_path):
-    from accessmon.alerts import rules as alerts
+    from accessmon import alerts
 
     users = ["alice.smith", "alice-smith", "Alice_Smith"]
     events = [{"event": "session.start", "uid": f"u{i}", "time": "2024-03-20T12:00:00.000Z",

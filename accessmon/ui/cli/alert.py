@@ -17,7 +17,7 @@ def alert() -> None:
 @global_options
 def alert_ls() -> None:
     """List the rules: built-in, and those in rules_dir."""
-    from accessmon.alerts.rules import list_rules
+    from accessmon.alerts import list_rules
 
     ruleset = list_rules(session_from_options())
     if not ruleset.rules and not ruleset.errors:
@@ -50,7 +50,7 @@ def alert_ls() -> None:
 @global_options
 def alert_run(name, run_all, days, start, end, dry_run) -> None:
     """Run one rule, or --all, over its window (or --days / --from --to)."""
-    from accessmon.alerts.rules import RuleRun, run_rules
+    from accessmon.alerts import RuleRun, run_rules
 
     if bool(name) == run_all:
         raise click.UsageError("give a rule NAME or --all")
