@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from accessmon.errors import AccessmonError, ConfigError
+from accessmon.errors import AccessmonError, ConfigError, InvalidName
 from accessmon.names import did_you_mean
 from accessmon.resources import load_document
 from accessmon.sql.validate import check_query
@@ -42,7 +42,7 @@ class AuditQuery:
 
 def _path(directory: Path, name: str) -> Path:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise AccessmonError(
+        raise InvalidName(
             f"invalid query name {name!r}: use lower-case letters, digits, '-', '_' or '.'"
         )
     return directory / f"{name}.yaml"
@@ -52,8 +52,11 @@ def load(path: Path) -> AuditQuery:
     doc = load_document(path.read_text(encoding="utf-8"), path)
     if not isinstance(doc, dict) or doc.get("kind") != "audit_query":
         raise ConfigError(f"{path}: not a kind: audit_query resource")
-    spec = doc.get("spec") or {}
-    name = (doc.get("metadata") or {}).get("name") or spec.get("name")
+    spec, metadata = doc.get("spec") or {}, doc.get("metadata") or {}
+    for key, value in (("spec", spec), ("metadata", metadata)):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: {key} must be a mapping, not {type(value).__name__}")
+    name = metadata.get("name") or spec.get("name")
     if not isinstance(spec.get("query"), str) or not name:
         raise ConfigError(f"{path}: audit_query needs metadata.name and spec.query")
     return AuditQuery(name, spec["query"], spec.get("title", ""), spec.get("description", ""))
