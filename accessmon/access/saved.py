@@ -8,11 +8,11 @@ from pathlib import Path
 
 import yaml
 
+from accessmon._io import atomic_write_text
 from accessmon.errors import AccessmonError, ConfigError, InvalidName
 from accessmon.names import did_you_mean
 from accessmon.resources import load_document
 from accessmon.sql.validate import check_query
-from accessmon.storage.store import atomic_write_text
 
 #: fullmatch, not match with `$`: `$` also matches before a trailing newline (`evil\n`).
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")

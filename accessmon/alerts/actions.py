@@ -30,8 +30,8 @@ from typing import Any
 import tenacity
 import yaml
 
+from accessmon._io import atomic_write_text
 from accessmon.storage import audit
-from accessmon.storage.store import atomic_write_text
 
 #: Back-off before retry n (0-based) is BACKOFF_SECONDS * 2**n, capped at BACKOFF_CAP_SECONDS.
 BACKOFF_SECONDS = 0.2
@@ -271,7 +271,8 @@ def slack_text(
 
 
 def rfc3339(moment: dt.datetime) -> str:
-    """UTC, second precision, `Z` suffix: what Teleport prints for `expires`."""
+    """UTC, second precision, `Z` suffix: what Teleport prints for `expires` (Teleport's
+    format, kept apart from accessmon's own `_io.utc_timestamp`)."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from accessmon._io import atomic_write_text, utc_timestamp
 from accessmon.errors import AccessmonError
 from accessmon.storage.locks import exclusive
-from accessmon.storage.store import atomic_write_text
 
 STATE_LOCK_WAIT_SECONDS = 30.0
 #: Where the state file keeps failed webhook deliveries, per rule (rule names never start
@@ -27,10 +27,6 @@ MAX_PENDING = 50
 
 class AlertStateError(AccessmonError):
     """The de-duplication state file is busy or unreadable."""
-
-
-def _stamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _state_lock(state_file: Path, wait_seconds: float):
@@ -96,7 +92,7 @@ def claim(
         fresh = {k for k in keys if not _within(seen.get(k), now, cooldown)}
         if fresh and not dry_run:
             kept = {k: v for k, v in seen.items() if _within(v, now, cooldown)}
-            kept.update({k: _stamp(now) for k in fresh})
+            kept.update({k: utc_timestamp(now) for k in fresh})
             state[rule] = kept
             _write(state_file, state)
         return fresh
@@ -114,7 +110,7 @@ def release(
     the cooldown is kept only for alerts that were acted on."""
     with _locked(state_file, wait_seconds) as state:
         seen = state.get(rule, {})
-        mine = _stamp(now)
+        mine = utc_timestamp(now)
         dropped = {k for k in keys if seen.get(k) == mine}
         if dropped:
             state[rule] = {k: v for k, v in seen.items() if k not in dropped}
@@ -129,7 +125,7 @@ def keep_delivery(
     wait_seconds: float = STATE_LOCK_WAIT_SECONDS,
 ) -> None:
     """Keep a failed webhook delivery (url and payload) for the next run of `rule`."""
-    delivery = {"failed_at": _stamp(dt.datetime.now(dt.UTC)), **delivery}
+    delivery = {"failed_at": utc_timestamp(), **delivery}
     with _locked(state_file, wait_seconds) as state:
         pending = state.get(PENDING, {})
         kept = [d for d in pending.get(rule, []) if isinstance(d, dict)] + [delivery]

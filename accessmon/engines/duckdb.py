@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from accessmon._io import arrow_table
+from accessmon._io import arrow_table, pid_alive
 from accessmon.config import Config
 from accessmon.errors import EngineError, QueryError, StoreChanged, StoreError
 from accessmon.names import did_you_mean
@@ -47,19 +47,9 @@ def spill_folder() -> str:
     root = Path(tempfile.gettempdir())
     for entry in root.glob(f"{_SPILL_PREFIX}{glob.escape(host)}.*.*"):
         pid = entry.name[len(_SPILL_PREFIX) + len(host) + 1 :].split(".")[0]
-        if pid.isdigit() and not _alive(int(pid)) and _owned(entry):
+        if pid.isdigit() and not pid_alive(int(pid)) and _owned(entry):
             shutil.rmtree(entry, ignore_errors=True)
     return tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{host}.{os.getpid()}.")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        pass
-    return True
 
 
 def _owned(path: Path) -> bool:

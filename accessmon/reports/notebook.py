@@ -6,6 +6,8 @@ so the HTML, the executed notebook and the results JSON always agree.
 
 from __future__ import annotations
 
+from accessmon._io import file_stamp
+
 import datetime as dt
 import os
 import socket
@@ -28,7 +30,7 @@ from accessmon.reports.state import (
     state_name,
     write_state,
 )
-from accessmon.storage.store import atomic_write_text
+from accessmon._io import atomic_write_text
 
 if TYPE_CHECKING:
     from accessmon.reports.results import QueryOutcome
@@ -155,7 +157,7 @@ def render(
                 session, name, window.days, None if window.days else window.start,
                 None if window.days else window.end, progress=progress,
             )  # fmt: skip
-            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+            stamp = file_stamp()
             base = out_dir / f"{name}_{window.label()}_{stamp}"
             results = save_results(run, base.with_suffix(".json"))
             published = session.engine.publish_results(results, name)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from accessmon.errors import AccessmonError
 from accessmon.reports.state import own_files
 from accessmon.storage import audit
-from accessmon.storage.store import atomic_write_text
+from accessmon._io import atomic_write_text
 
 if TYPE_CHECKING:
     from accessmon.session import Session

@@ -6,6 +6,8 @@ scanned; a failing query is kept as an error in the results, not raised, so the 
 
 from __future__ import annotations
 
+from accessmon._io import utc_timestamp
+
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -122,7 +124,7 @@ def run_report(
             "start": window.previous().start.isoformat(),
             "end": window.previous().end.isoformat(),
         },
-        generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        generated_at=utc_timestamp(),
         user=session.user,
         engine=session.config.engine,
         queries=outcomes,

@@ -6,6 +6,8 @@ and processes die, so a run takes the report's lock and leftovers of dead runs a
 
 from __future__ import annotations
 
+from accessmon._io import utc_timestamp
+
 import datetime as dt
 import json
 import logging
@@ -20,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 from accessmon.errors import AccessmonError
 from accessmon.names import check_name
 from accessmon.storage import audit
-from accessmon.storage.locks import exclusive, pid_alive
-from accessmon.storage.store import atomic_write_text
+from accessmon.storage.locks import exclusive
+from accessmon._io import pid_alive
+from accessmon._io import atomic_write_text
 
 if TYPE_CHECKING:
     from accessmon.session import Session
@@ -55,7 +58,7 @@ def _state_dir(output_dir: Path) -> Path:
 def write_state(output_dir: Path, key: str, state: str, **extra: Any) -> None:
     """The state of one report and window, replaced atomically (cron reads it concurrently)."""
     check_name(key, "report state")
-    doc = {"name": key, "state": state, "updated_at": dt.datetime.now(dt.UTC).isoformat(), **extra}
+    doc = {"name": key, "state": state, "updated_at": utc_timestamp(), **extra}
     atomic_write_text(json.dumps(doc, indent=1), _state_dir(output_dir) / f"{key}.json")
 
 

@@ -15,6 +15,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from accessmon._io import utc_timestamp
+
 # Teleport's own two events for what Teleport also does ...
 QUERY_RUN = ("secreports.audit.query.run", "SRE001")
 REPORT_RUN = ("secreports.report.run", "SRE002")
@@ -41,7 +43,7 @@ def event(kind: tuple[str, str], *, user: str, success: bool, **fields: Any) -> 
         "event": name,
         "code": code + ("I" if success else "W"),
         "uid": str(uuid.uuid4()),
-        "time": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "time": utc_timestamp(now),
         "user": user,
         "success": success,
     }

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from accessmon import _io
 from accessmon.errors import AccessmonError
 from accessmon.sql.render import duckdb_view
 from accessmon.sql.views import View, all_views
@@ -227,7 +228,7 @@ class _OpenBatch:
     def __init__(self, store: Path, workers: _ViewWorkers) -> None:
         self.root = store / CACHE_DIR
         self.store, self.workers = store, workers
-        self.tmp = store_mod.temp_path(self.root / "batch")
+        self.tmp = _io.temp_path(self.root / "batch")
         self.tmp.mkdir(parents=True)
         self.sources: dict[str, list[int]] = {}
         self.days: set[str] = set()
@@ -435,7 +436,7 @@ def _size(batch: Batch) -> int:
 
 
 def _merge(root: Path, group: list[Batch]) -> None:
-    tmp = store_mod.temp_path(root / "batch")
+    tmp = _io.temp_path(root / "batch")
     tmp.mkdir()
     views: dict[str, int] = {}
     for name in sorted({v for b in group for v, n in b.views.items() if n}):

@@ -44,14 +44,3 @@ def exclusive(
         yield
     finally:
         os.close(fd)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this host (another user's counts as running)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True

@@ -4,7 +4,6 @@ to the owner, each line recorded once however often its file is ingested)."""
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import json
 import os
@@ -12,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from accessmon import _io
 from accessmon.storage import store as store_mod
 
 #: Events nested deeper than this are rejected: Teleport's are a few levels deep, and Python's
@@ -105,7 +105,7 @@ def write_rejects(store: Path, rejects: list[Rejected]) -> Path | None:
             lines.append(json.dumps(r.__dict__, ensure_ascii=False) + "\n")
     if not lines:
         return None
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = _io.file_stamp()
     path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
-    store_mod.atomic_write_text("".join(lines), path, private=True)
+    _io.atomic_write_text("".join(lines), path, private=True)
     return path

@@ -18,9 +18,6 @@ import logging
 import math
 import os
 import re
-import shutil
-import socket
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -29,8 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from accessmon._io import atomic_write, remove_dead_temporaries_in
 from accessmon.errors import StoreError
-from accessmon.storage.locks import exclusive, pid_alive
+from accessmon.storage.locks import exclusive
 
 log = logging.getLogger("accessmon")
 
@@ -55,7 +53,6 @@ REJECTED_DIR = "_rejected"
 WRITE_LOCK = ".write.lock"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 #: A temporary file of an older version, which did not name its writer, is removed this old.
-_ORPHAN_SECONDS = 24 * 3600
 
 
 def is_partition_name(name: str) -> bool:
@@ -104,75 +101,13 @@ def files_between(store: Path, start: dt.date | None, end: dt.date | None) -> li
 # -- writing --------------------------------------------------------------------------------
 
 
-def temp_path(path: Path) -> Path:
-    """A hidden name beside `path` that names its writer (pid and host), so that what a
-    killed writer leaves behind can be told from what a running one is writing."""
-    return path.with_name(
-        f".{path.name}~{os.getpid()}~{socket.gethostname()}~{uuid.uuid4().hex}.tmp"
-    )
-
-
 def atomic_write_parquet(table: pa.Table, path: Path) -> None:
-    """Write to a hidden temporary name in the same folder, then rename: readers see whole files."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        pq.write_table(table, tmp, compression="snappy", row_group_size=128 * 1024)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(text: str, path: Path, private: bool = False) -> None:
-    """Same promise as atomic_write_parquet, for text files (rejects, results, state).
-    `private` files are readable by their owner only (0600) from the start."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
-        with open(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _left_by_the_dead(entry: os.DirEntry) -> bool:
-    """A temporary file or folder whose writer is gone: a process of this host that no longer
-    runs, or, for names without a writer, one older than a day. Only the user's own."""
-    if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
-        return False
-    try:
-        st = entry.stat(follow_symlinks=False)
-    except OSError:
-        return False
-    if st.st_uid != os.getuid():
-        return False
-    parts = entry.name[1:-4].rsplit("~", 3)
-    if len(parts) == 4:
-        _, pid, host, _ = parts
-        return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
-    return time.time() - st.st_mtime > _ORPHAN_SECONDS
-
-
-def remove_dead_temporaries_in(folder: Path) -> int:
-    """Remove the temporary files and folders in `folder` whose writers are gone (see
-    temp_path); returns how many were removed. For any folder written with temp_path."""
-    removed = 0
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(folder):
-            if _left_by_the_dead(entry):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)
-                removed += 1
-    return removed
+    """Readers of the store see whole files: written under a temporary name, then renamed."""
+    atomic_write(
+        path,
+        lambda tmp: pq.write_table(table, tmp, compression="snappy", row_group_size=128 * 1024),
+        fsync=True,
+    )
 
 
 def remove_dead_temporaries(store: Path) -> int:

@@ -3,12 +3,9 @@ table, and the Query Editor's CSV and Parquet exports. Every CSV goes through `g
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import datetime as dt
 import io
 import json
-import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from accessmon import _io
+from accessmon._io import file_stamp
 from accessmon.errors import AccessmonError
 from accessmon.ui.frames import is_listlike, text_rows, unique_names
 
@@ -80,7 +79,7 @@ def to_table(table: pa.Table, title: str | None = None):
 def default_export_path(name: str, fmt: str, folder: Path | None = None) -> Path:
     """`exports/<query>_<UTC time>.<fmt>` under the working directory; never overwrites."""
     folder = folder or Path.cwd() / "exports"
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    stamp = file_stamp()
     path = folder / f"{name}_{stamp}.{fmt}"
     if path.exists():
         path = folder / f"{name}_{stamp}-{uuid.uuid4().hex[:6]}.{fmt}"
@@ -88,25 +87,11 @@ def default_export_path(name: str, fmt: str, folder: Path | None = None) -> Path
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write to a hidden temporary name beside `path`, then rename: no half-written export."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    """An export written whole or not at all, its failure one line for the analyst."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        os.replace(tmp, path)
+        return _io.atomic_write(path, write)
     except OSError as e:
-        _discard(tmp)
         raise AccessmonError(f"cannot write {path}: {e.strerror or e}") from e
-    except BaseException:
-        _discard(tmp)
-        raise
-    return path
-
-
-def _discard(tmp: Path) -> None:
-    """Remove a temporary file if there is one; when its folder could not be made, there is not."""
-    with contextlib.suppress(OSError):
-        tmp.unlink()
 
 
 def write_frame_csv(frame: pd.DataFrame, path: Path, guard: bool = True) -> None:

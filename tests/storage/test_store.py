@@ -17,22 +17,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from accessmon._io import atomic_write_text, remove_dead_temporaries_in, temp_path
 from accessmon.errors import StoreError
 from accessmon.storage import store as store_mod
 from accessmon.storage.store import (
     SCHEMA,
     WRITE_LOCK,
     atomic_write_parquet,
-    atomic_write_text,
     count_by_day,
     files_between,
     is_partition_name,
     partition_files,
     partitions,
     remove_dead_temporaries,
-    remove_dead_temporaries_in,
     summarize,
-    temp_path,
     write_events,
     write_lock,
 )
