@@ -49,3 +49,29 @@ class BudgetExceeded(AccessmonError):
 
 class InvalidName(AccessmonError):
     """A name that would not stay a plain file name inside its folder."""
+
+
+class PredicateError(AccessmonError):
+    """A condition that does not parse, names an unknown field, or mixes types."""
+
+    def __init__(self, message: str, text: str = "", pos: int | None = None) -> None:
+        self.pos = pos
+        self.line: int | None = None
+        self.column: int | None = None
+        if pos is not None:
+            before = text[:pos]
+            self.line = before.count("\n") + 1
+            self.column = pos - (before.rfind("\n") + 1) + 1
+            where = f"column {self.column}"
+            if "\n" in text.strip():
+                where = f"line {self.line}, {where}"
+            message = f"{where}: {message}"
+        super().__init__(message)
+
+
+class ReportBusy(AccessmonError):
+    """Another run of the same report holds its lock."""
+
+
+class AlertStateError(AccessmonError):
+    """The de-duplication state file is busy or unreadable."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from accessmon._io import atomic_write_text, utc_timestamp
-from accessmon.errors import AccessmonError
+from accessmon.errors import AlertStateError
 from accessmon.storage.locks import exclusive
 
 STATE_LOCK_WAIT_SECONDS = 30.0
@@ -23,10 +23,6 @@ STATE_LOCK_WAIT_SECONDS = 30.0
 #: with `_`), and how many it keeps per rule: the oldest go first.
 PENDING = "_pending_deliveries"
 MAX_PENDING = 50
-
-
-class AlertStateError(AccessmonError):
-    """The de-duplication state file is busy or unreadable."""
 
 
 def _state_lock(state_file: Path, wait_seconds: float):

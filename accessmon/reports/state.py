@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from accessmon.errors import AccessmonError
+from accessmon.errors import AccessmonError, ReportBusy
 from accessmon.names import check_name
 from accessmon.storage import audit
 from accessmon.storage.locks import exclusive
@@ -37,10 +37,6 @@ INTERRUPTED = "interrupted"
 _STATE_SUFFIX = r"_(?:\d+_days|\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2})\.json"
 RUN_PREFIX = ".run-"
 _log = logging.getLogger("accessmon")
-
-
-class ReportBusy(AccessmonError):
-    """Another run of the same report holds its lock."""
 
 
 def state_name(name: str, window: Window) -> str:

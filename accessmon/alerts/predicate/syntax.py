@@ -9,28 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from accessmon.alerts.predicate.functions import FUNCTIONS, METHODS
-from accessmon.errors import AccessmonError
+from accessmon.errors import PredicateError
 from accessmon.names import did_you_mean
 
 _CONSTANTS = {"true": True, "false": False}
-
-
-class PredicateError(AccessmonError):
-    """A condition that does not parse, names an unknown field, or mixes types."""
-
-    def __init__(self, message: str, text: str = "", pos: int | None = None) -> None:
-        self.pos = pos
-        self.line: int | None = None
-        self.column: int | None = None
-        if pos is not None:
-            before = text[:pos]
-            self.line = before.count("\n") + 1
-            self.column = pos - (before.rfind("\n") + 1) + 1
-            where = f"column {self.column}"
-            if "\n" in text.strip():
-                where = f"line {self.line}, {where}"
-            message = f"{where}: {message}"
-        super().__init__(message)
 
 
 # -- tokens -----------------------------------------------------------------------------------
