@@ -6,6 +6,8 @@ plotly's mimetype and as a div, and plotly.js is sent once, inline, so the HTML 
 
 from __future__ import annotations
 
+from accessmon.text import html_table, human_bytes
+
 import html
 import json
 from typing import TYPE_CHECKING, Any
@@ -31,31 +33,10 @@ _CSS = """
 
 
 def _table(columns: list[str], rows: list[list[Any]], limit: int = 10) -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
-        for row in rows[:limit]
-    )
     more = (
         f"<p>… {len(rows) - limit} more rows in the results JSON</p>" if len(rows) > limit else ""
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return "[" + ", ".join(_cell(v) for v in value) + "]"
-    return str(value)
-
-
-def _bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    return html_table(columns, rows[:limit]) + more
 
 
 def header_html(run: ReportRun) -> str:
@@ -66,7 +47,7 @@ def header_html(run: ReportRun) -> str:
         ("Generated", run.generated_at),
         ("Run by", run.user),
         ("Engine", run.engine),
-        ("Data scanned", _bytes(run.data_scanned_bytes)),
+        ("Data scanned", human_bytes(run.data_scanned_bytes)),
         ("Query time", f"{run.elapsed_ms / 1000:.2f} s"),
         ("State", run.state),
     ]

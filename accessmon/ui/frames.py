@@ -8,8 +8,6 @@ DataFrame) both format here. Pure functions, no widgets: pandas and plotly load 
 from __future__ import annotations
 
 import datetime as dt
-import html
-import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +16,7 @@ import pyarrow as pa
 from accessmon.errors import AccessmonError
 from accessmon.names import did_you_mean
 from accessmon.reports import charts
+from accessmon.text import cell_text, html_table, human_bytes, millis_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,11 +26,6 @@ if TYPE_CHECKING:
 
 
 # -- cells -----------------------------------------------------------------------------------
-
-
-def millis_text(moment: dt.datetime) -> str:
-    """`2024-03-20 12:12:03.374`: a timestamp as Athena prints it, to the millisecond."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
 def athena_text(value: Any, typ: pa.DataType) -> str:
@@ -68,49 +62,12 @@ def text_rows(table: pa.Table) -> Iterable[list[str]]:
             yield [athena_text(v, t) for v, t in zip(row, types, strict=True)]
 
 
-def is_listlike(value: Any) -> bool:
-    """A list, a tuple or a numpy array: what a DataFrame cell holds for an array column."""
-    return isinstance(value, list | tuple) or getattr(value, "ndim", 0) > 0
-
-
-def cell_text(value: Any) -> str:
-    """A cell as the results table shows it: Athena-style timestamps, lists in brackets."""
-    if value is None or type(value).__name__ == "NaTType":
-        return ""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {cell_text(v)}" for k, v in value.items()) + "}"
-    if is_listlike(value):
-        return "[" + ", ".join(cell_text(v) for v in value) + "]"
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if isinstance(value, dt.datetime):
-        return millis_text(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
 def table_html(frame: pd.DataFrame) -> str:
     """An escaped HTML table of a page of rows."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>"
-        for row in frame.itertuples(index=False, name=None)
-    )
-    return f'<table class="am-results"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return html_table(frame.columns, frame.itertuples(index=False, name=None), "am-results")
 
 
 # -- sizes and statistics ----------------------------------------------------------------------
-
-
-def human_bytes(n: int) -> str:
-    """`3.0 MB`: bytes in the largest unit under 1024, as the Athena console shows them."""
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
 
 
 def stats_text(result: QueryResult) -> str:

@@ -16,7 +16,8 @@ import pyarrow as pa
 from accessmon import _io
 from accessmon._io import file_stamp
 from accessmon.errors import AccessmonError
-from accessmon.ui.frames import is_listlike, text_rows, unique_names
+from accessmon.text import is_listlike
+from accessmon.ui.frames import text_rows, unique_names
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -31,14 +31,6 @@ def test_the_header_escapes_and_sums_the_run():
     assert "<style>" in page
 
 
-@pytest.mark.parametrize(
-    ("n", "text"),
-    [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KB"), (5 << 30, "5.0 GB"), (3 << 50, "3072.0 TB")],
-)
-def test_byte_sizes(n, text):
-    assert html._bytes(n) == text
-
-
 def test_the_summary_shows_each_query_trend_and_status():
     run = report_run(
         outcome("up"),

@@ -9,12 +9,10 @@ import pyarrow as pa
 import pytest
 
 from accessmon.errors import AccessmonError
+from accessmon.text import cell_text, human_bytes, millis_text
 from accessmon.ui.frames import (
     athena_text,
-    cell_text,
     chart_defaults,
-    human_bytes,
-    millis_text,
     need_column,
     sort_frame,
     table_html,

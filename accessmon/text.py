@@ -1,0 +1,60 @@
+"""How values look to an analyst, once for every front end and the reports: cell text in
+Athena's style, escaped HTML tables and byte sizes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+def millis_text(moment: dt.datetime) -> str:
+    """`2024-03-20 12:12:03.374`: a timestamp as Athena prints it, to the millisecond."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def is_listlike(value: Any) -> bool:
+    """A list, a tuple or a numpy array: what a DataFrame cell holds for an array column."""
+    return isinstance(value, list | tuple) or getattr(value, "ndim", 0) > 0
+
+
+def cell_text(value: Any) -> str:
+    """A cell as the results table shows it: Athena-style timestamps, lists in brackets."""
+    if value is None or type(value).__name__ == "NaTType":
+        return ""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {cell_text(v)}" for k, v in value.items()) + "}"
+    if is_listlike(value):
+        return "[" + ", ".join(cell_text(v) for v in value) + "]"
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if isinstance(value, dt.datetime):
+        return millis_text(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def html_table(
+    columns: Sequence[Any], rows: Iterable[Sequence[Any]], css_class: str | None = None
+) -> str:
+    """An escaped HTML table: the editor's page of results and the report's sections."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>"
+        for row in rows
+    )
+    attr = f' class="{css_class}"' if css_class else ""
+    return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def human_bytes(n: int) -> str:
+    """`3.0 MB`: bytes in the largest unit under 1024, as the Athena console shows them."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
