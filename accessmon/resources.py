@@ -61,6 +61,15 @@ def load_document(text: str, source: object) -> Any:
     return documents[0][0] if documents else None
 
 
+def load_document_node(text: str, source: object) -> tuple[Any, yaml.Node | None]:
+    """The single document of `text` and its node, for errors naming lines (None, None when
+    empty)."""
+    documents = load_documents(text, source)
+    if len(documents) > 1:
+        raise ConfigError(f"{source}: expected one YAML document, found {len(documents)}")
+    return documents[0] if documents else (None, None)
+
+
 def node_line(node: yaml.Node | None, loc: Sequence[Any]) -> int | None:
     """The 1-based line of a key path in a composed YAML document, for error messages; for a
     missing key, the line of the mapping that lacks it."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from accessmon.errors import ConfigError
-from accessmon.resources import load_document, load_documents
+from accessmon.resources import load_document, load_document_node, load_documents, where
 
 
 def test_one_document_loads_as_plain_data():
@@ -69,3 +69,12 @@ def test_only_safe_tags_are_read():
 def test_yaml_scalars_keep_their_yaml_types():
     doc = load_document("when: 2024-03-20\nn: 0x10\nflag: no\ns: 'no'\nnull_: ~\n", "t.yaml")
     assert doc == {"when": dt.date(2024, 3, 20), "n": 16, "flag": False, "s": "no", "null_": None}
+
+
+def test_one_document_with_its_node_names_the_lines_of_its_keys():
+    doc, node = load_document_node("kind: report\n\nqueries:\n  - name: a\n", "r.yaml")
+    assert doc == {"kind": "report", "queries": [{"name": "a"}]}
+    assert where("r.yaml", node, ("queries", 0, "name")) == "r.yaml:4"
+    assert load_document_node("# nothing\n", "r.yaml") == (None, None)
+    with pytest.raises(ConfigError, match=r"^r\.yaml: expected one YAML document, found 2$"):
+        load_document_node("a: 1\n---\nb: 2\n", "r.yaml")

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from accessmon.errors import ConfigError, PermissionDenied
-from accessmon.resources import load_documents
+from accessmon.resources import load_documents, where
 
 log = logging.getLogger("accessmon")
 
@@ -65,10 +65,14 @@ PRESETS: dict[str, Role] = {
 
 @dataclass
 class Policy:
-    """Roles by name and each user's roles; `configured` is False in single-user mode."""
+    """Roles by name, each user's roles and traits; `configured` is False in single-user mode.
+
+    `traits` is each user's `spec.traits` as Teleport holds them, name to a list of strings:
+    what access monitoring rules read as `user.traits`."""
 
     roles: dict[str, Role] = field(default_factory=lambda: dict(PRESETS))
     users: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    traits: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     configured: bool = False
 
     def roles_of(self, user: str) -> tuple[str, ...]:
@@ -77,47 +81,49 @@ class Policy:
         return self.users.get(user, ())
 
 
-def _line(node: yaml.Node | None) -> int | None:
-    return node.start_mark.line + 1 if node is not None else None
-
-
-def _child(node: yaml.Node | None, *keys: str) -> yaml.Node | None:
-    for key in keys:
-        if not isinstance(node, yaml.MappingNode):
-            return None
-        node = next((v for k, v in node.value if k.value == key), None)
-    return node
-
-
-def _strings(value, where: str, what: str) -> tuple[str, ...]:
+def _strings(value: object, at: str, what: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: {what} must be a list of strings")
+        raise ConfigError(f"{at}: {what} must be a list of strings")
     return tuple(value)
 
 
-def _rules(doc: dict, node, kind: str, role: str, path: Path) -> tuple[Rule, ...]:
+def _traits(value: object, at: str, user: str) -> dict[str, list[str]]:
+    """Teleport's traits, name to a list of strings: a single value becomes a one-item list,
+    nulls are dropped. Traits that are no mapping are ignored with a warning (`at` names
+    their line), as the alerts loader did when it read these files itself."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        log.warning("%s: user %s: spec.traits is not a mapping; ignored", at, user)
+        return {}
+    return {
+        str(k): [str(x) for x in (v if isinstance(v, list) else [v]) if x is not None]
+        for k, v in value.items()
+    }
+
+
+def _rules(doc: dict, node: yaml.Node, kind: str, role: str, path: Path) -> tuple[Rule, ...]:
     rules = ((doc.get("spec") or {}).get(kind) or {}).get("rules") or []
-    rules_node = _child(node, "spec", kind, "rules")
     out = []
     for i, rule in enumerate(rules):
-        rule_node = rules_node.value[i] if isinstance(rules_node, yaml.SequenceNode) else None
-        where = f"{path}:{_line(rule_node) or _line(node)}"
+        at = where(path, node, ("spec", kind, "rules", i))
         if not isinstance(rule, dict):
-            raise ConfigError(f"{where}: role {role}: each rule must be a mapping")
-        resources = _strings(rule.get("resources", []), where, f"role {role} rule resources")
-        verbs = _strings(rule.get("verbs", []), where, f"role {role} rule verbs")
+            raise ConfigError(f"{at}: role {role}: each rule must be a mapping")
+        resources = _strings(rule.get("resources", []), at, f"role {role} rule resources")
+        verbs = _strings(rule.get("verbs", []), at, f"role {role} rule verbs")
         for verb in verbs:
             if verb != "*" and verb not in VERBS:
-                log.warning("%s: role %s: verb %r is not one accessmon checks", where, role, verb)
-        origin = f"role {role} {kind} rule #{i + 1} ({where})"
+                log.warning("%s: role %s: verb %r is not one accessmon checks", at, role, verb)
+        origin = f"role {role} {kind} rule #{i + 1} ({at})"
         out.append(Rule(resources, verbs, rule.get("where") or None, origin))
     return tuple(out)
 
 
 def load_policy(paths: Sequence[str | Path]) -> Policy:
-    """Read roles and users from Teleport resource YAML; errors name the file and line."""
+    """Read roles and users (with their traits) from Teleport resource YAML, the one parse of
+    these files; errors name the file and line."""
     policy = Policy(configured=bool(paths))
     for raw in paths:
         path = Path(raw)
@@ -128,29 +134,34 @@ def load_policy(paths: Sequence[str | Path]) -> Policy:
         for doc, node in load_documents(text, path):
             if doc is None:
                 continue
-            where = f"{path}:{_line(node)}"
+            at = where(path, node)
             if not isinstance(doc, dict):
-                raise ConfigError(f"{where}: expected a Teleport resource (kind, metadata, spec)")
+                raise ConfigError(f"{at}: expected a Teleport resource (kind, metadata, spec)")
             kind = doc.get("kind")
             name = (doc.get("metadata") or {}).get("name")
             if not isinstance(name, str) or not name:
-                raise ConfigError(f"{where}: {kind or 'resource'} without metadata.name")
+                raise ConfigError(f"{at}: {kind or 'resource'} without metadata.name")
             if kind == "role":
                 version = str(doc.get("version", ""))
                 if not version.startswith("v") or not version[1:].isdigit():
-                    raise ConfigError(f"{where}: role {name}: version must be v5 or later")
+                    raise ConfigError(f"{at}: role {name}: version must be v5 or later")
                 if int(version[1:]) < _MIN_ROLE_VERSION:
-                    raise ConfigError(f"{where}: role {name}: version {version} is too old (v5+)")
+                    raise ConfigError(f"{at}: role {name}: version {version} is too old (v5+)")
                 policy.roles[name] = Role(
                     name,
                     _rules(doc, node, "allow", name, path),
                     _rules(doc, node, "deny", name, path),
                 )
             elif kind == "user":
-                roles = (doc.get("spec") or {}).get("roles") or []
-                policy.users[name] = _strings(roles, where, f"user {name} spec.roles")
+                spec = doc.get("spec") or {}
+                policy.users[name] = _strings(
+                    spec.get("roles") or [], at, f"user {name} spec.roles"
+                )
+                policy.traits[name] = _traits(
+                    spec.get("traits"), where(path, node, ("spec", "traits")), name
+                )
             else:
-                log.warning("%s: ignoring resource of kind %r", where, kind)
+                log.warning("%s: ignoring resource of kind %r", at, kind)
     return policy
 
 

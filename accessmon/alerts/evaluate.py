@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from accessmon.alerts.loader import user_traits
 from accessmon.alerts.models import DetectionRule, Rule
 from accessmon.alerts.predicate import PredicateError
 from accessmon.errors import AccessmonError
@@ -130,7 +129,7 @@ def _rows(session: Session, sql: str, window: Window) -> tuple[list[str], list[d
 def _teleport_alerts(session: Session, rule: Rule, window: Window, stamp: str) -> list[Alert]:
     if rule.predicate is None or rule.sql is None:
         raise AccessmonError(f"rule {rule.name} was not loaded through load_rules")
-    traits = user_traits(session.config.rbac.resources)
+    traits = session.policy.traits
     requests: dict[str, dict[str, Any]] = {}
     for row in _rows(session, rule.sql, window)[1]:
         if row.get("id"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from pydantic import ValidationError
 
+from accessmon.access.rbac import Policy, load_policy
 from accessmon.alerts.models import (
     FIELD_NAMES,
     KINDS,
@@ -31,7 +32,7 @@ from accessmon.alerts.models import (
 from accessmon.alerts.predicate import PredicateError, compile_predicate
 from accessmon.errors import AccessmonError, ConfigError
 from accessmon.names import did_you_mean
-from accessmon.resources import load_documents, node_line
+from accessmon.resources import load_documents, node_line, validation_error, where
 from accessmon.sql.validate import check_query
 
 if TYPE_CHECKING:
@@ -52,28 +53,6 @@ class RuleSet:
             if re.search(rf"\b{re.escape(name)}\b", error):
                 raise ConfigError(error)
         raise AccessmonError(f"no rule {name}{did_you_mean(name, self.rules)}")
-
-
-def _where(source: str, node: yaml.Node | None, loc: Sequence[Any]) -> str:
-    line = node_line(node, loc)
-    return f"{source}:{line}" if line else source
-
-
-def _validation_error(
-    e: ValidationError, source: str, node: yaml.Node | None, name: Any = None
-) -> ConfigError:
-    # An unknown field first: a typo also makes the real field look missing.
-    err = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-    path = ".".join(str(p) for p in loc) or "document"
-    where = _where(source, node, loc)
-    rule = f"rule {name}: " if isinstance(name, str) and name else ""
-    if err["type"] == "extra_forbidden":
-        last = str(loc[-1]) if loc else ""
-        hint = did_you_mean(last, FIELD_NAMES)
-        return ConfigError(f"{where}: {path}: {rule}unknown field{hint}")
-    message = err["msg"].removeprefix("Value error, ")
-    return ConfigError(f"{where}: {path}: {rule}{message}")
 
 
 @dataclass
@@ -107,14 +86,19 @@ class _Context:
         return saved.get(Path(self.config.queries_dir), name).query
 
 
+def _prefix(name: Any) -> str:
+    """`rule NAME: ` in a message about a rule whose name could be read."""
+    return f"rule {name}: " if isinstance(name, str) and name else ""
+
+
 def _parse_document(
     doc: dict[str, Any], node: yaml.Node | None, source: str, ctx: _Context
 ) -> Rule:
     kind = doc.get("kind")
     if kind not in KINDS:
-        where = _where(source, node, ("kind",))
+        at = where(source, node, ("kind",))
         raise ConfigError(
-            f"{where}: kind: expected access_monitoring_rule or detection_rule, not {kind!r}"
+            f"{at}: kind: expected access_monitoring_rule or detection_rule, not {kind!r}"
         )
     if kind == "access_monitoring_rule":
         try:
@@ -125,12 +109,12 @@ def _parse_document(
                 if isinstance(doc.get("metadata"), dict)
                 else None
             )
-            raise _validation_error(e, source, node, name) from None
+            raise validation_error(e, source, node, FIELD_NAMES, _prefix(name)) from None
         return _teleport_rule(resource, node, source, ctx)
     try:
         resource = DetectionRule.model_validate(doc)
     except ValidationError as e:
-        raise _validation_error(e, source, node, doc.get("name")) from None
+        raise validation_error(e, source, node, FIELD_NAMES, _prefix(doc.get("name"))) from None
     return _detection_rule(resource, node, source, ctx)
 
 
@@ -141,8 +125,8 @@ def _teleport_rule(
     try:
         predicate = compile_predicate(spec.condition, TELEPORT_FIELDS)
     except PredicateError as e:
-        where = _where(source, node, ("spec", "condition"))
-        raise ConfigError(f"{where}: spec.condition: rule {name}: {e}") from None
+        at = where(source, node, ("spec", "condition"))
+        raise ConfigError(f"{at}: spec.condition: rule {name}: {e}") from None
     warnings = []
     if "user.traits" in predicate.variables and not ctx.users_configured:
         warnings.append(
@@ -188,8 +172,8 @@ def _detection_rule(
             sql = None  # read at run time, through the session's role check
     except AccessmonError as e:
         key = "sql" if ref.sql else "report" if ref.report else "saved"
-        where = _where(source, node, ("query", key))
-        raise ConfigError(f"{where}: query.{key}: rule {resource.name}: {e}") from None
+        at = where(source, node, ("query", key))
+        raise ConfigError(f"{at}: query.{key}: rule {resource.name}: {e}") from None
     return Rule(
         name=resource.name,
         kind=resource.kind,
@@ -202,11 +186,16 @@ def _detection_rule(
 
 
 def parse_rules(
-    text: str, source: str, config: Config | None = None, *, _ctx: _Context | None = None
+    text: str,
+    source: str,
+    config: Config | None = None,
+    policy: Policy | None = None,
+    *,
+    _ctx: _Context | None = None,
 ) -> tuple[list[Rule], list[str]]:
     """Every rule document in `text` (multi-document YAML allowed), and the errors of the
     documents that did not load, so one bad rule does not hide the others."""
-    ctx = _ctx or _Context(config, _users_configured(config))
+    ctx = _ctx or _Context(config, _users_configured(config, policy))
     try:
         documents = load_documents(text, source)
     except ConfigError as e:
@@ -217,7 +206,7 @@ def parse_rules(
         if doc is None:
             continue
         if not isinstance(doc, dict):
-            errors.append(f"{_where(source, node, ())}: expected a rule mapping with a kind")
+            errors.append(f"{where(source, node)}: expected a rule mapping with a kind")
             continue
         try:
             rules.append(_parse_document(doc, node, source, ctx))
@@ -235,14 +224,19 @@ def _builtin_texts() -> Iterator[tuple[str, str]]:
             yield f"built-in {entry.name}", entry.read_text(encoding="utf-8")
 
 
-def _users_configured(config: Config | None) -> bool:
-    return bool(config and user_traits(config.rbac.resources))
+def _users_configured(config: Config | None, policy: Policy | None) -> bool:
+    """Whether any `kind: user` resource is configured, for the `user.traits` warning; the
+    policy is read from rbac.resources only when the caller has none (a Session has one)."""
+    if policy is None:
+        policy = load_policy(config.rbac.resources) if config else Policy()
+    return bool(policy.users)
 
 
-def load_rules(config: Config) -> RuleSet:
+def load_rules(config: Config, policy: Policy | None = None) -> RuleSet:
     """Built-in rules, then `rules_dir/*.yaml` (a user rule of the same name replaces a
-    built-in one); invalid rules become errors naming file, line and field."""
-    ctx = _Context(config, _users_configured(config))
+    built-in one); invalid rules become errors naming file, line and field. `policy` is
+    the session's (`session.policy`), so rbac.resources are not read again."""
+    ctx = _Context(config, _users_configured(config, policy))
     texts = list(_builtin_texts())
     unreadable: list[str] = []
     rules_dir = Path(config.rules_dir)
@@ -264,25 +258,4 @@ def load_rules(config: Config) -> RuleSet:
                 )
                 continue
             out.rules[rule.name] = rule
-    return out
-
-
-def user_traits(paths: Sequence[str | Path]) -> dict[str, dict[str, list[str]]]:
-    """`spec.traits` of the `kind: user` resources in rbac.resources, for `user.traits`."""
-    out: dict[str, dict[str, list[str]]] = {}
-    for raw in paths:
-        try:
-            documents = load_documents(Path(raw).read_text(encoding="utf-8"), raw)
-        except (OSError, ConfigError):
-            continue  # load_policy reports these, naming the file and line
-        for doc, _node in documents:
-            if not isinstance(doc, dict) or doc.get("kind") != "user":
-                continue
-            name = (doc.get("metadata") or {}).get("name")
-            traits = (doc.get("spec") or {}).get("traits") or {}
-            if isinstance(name, str) and isinstance(traits, dict):
-                out[name] = {
-                    str(k): [str(x) for x in (v if isinstance(v, list) else [v]) if x is not None]
-                    for k, v in traits.items()
-                }
     return out

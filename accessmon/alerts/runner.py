@@ -123,7 +123,7 @@ def run_rule(
 def list_rules(session: Session) -> RuleSet:
     """The rules the analyst may see (`list` on access_monitoring_rule)."""
     with session.checked(audit.ALERT_LIST, "list", "access_monitoring_rule") as extra:
-        ruleset = load_rules(session.config)
+        ruleset = load_rules(session.config, session.policy)
         extra.update(rules=len(ruleset.rules), errors=len(ruleset.errors) or None)
         return ruleset
 
@@ -155,7 +155,7 @@ def run_rules(
             **(window.describe() if window else {}),
         )
         raise
-    ruleset = load_rules(session.config)
+    ruleset = load_rules(session.config, session.policy)
     if name is not None:
         selected = [ruleset.get(name)]
         errors: list[str] = []

@@ -13,10 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from accessmon.resources import line_of
 from accessmon.errors import AccessmonError, ConfigError
 from accessmon.names import NAME_PATTERN, did_you_mean
-from accessmon.resources import load_document
+from accessmon.resources import field_names, load_document_node, validation_error, where
 from accessmon.sql.validate import check_query
 
 
@@ -56,27 +55,28 @@ class ReportDefinition(_Model):
     source: str = Field(default="built-in", exclude=True)
 
 
+#: The "did you mean" choices for an unknown key: every field a definition may have.
+_FIELDS = field_names(ReportDefinition) - {"source"}
+
+
 def parse_definition(text: str, source: str) -> ReportDefinition:
-    """One `kind: security_report` document; errors name the file, line and field."""
-    doc = load_document(text, source)
+    """One `kind: security_report` document; errors name the file, line and field, and an
+    unknown field gets a "did you mean"."""
+    doc, node = load_document_node(text, source)
     if not isinstance(doc, dict):
         raise ConfigError(f"{source}: expected a kind: security_report mapping")
+    if "source" in doc:  # set below from the file's name, never read from the file
+        raise ConfigError(f"{where(source, node, ('source',))}: source: unknown field")
     try:
-        report = ReportDefinition(**doc, source=source)
+        report = ReportDefinition.model_validate({**doc, "source": source})
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = tuple(err["loc"])
-        field_name = ".".join(str(p) for p in loc)
-        line = line_of(text, loc)
-        where = f"{source}:{line}" if line else source
-        raise ConfigError(f"{where}: {field_name}: {err['msg']}") from None
+        raise validation_error(e, source, node, _FIELDS) from None
     for i, q in enumerate(report.queries):
         try:
             check_query(q.query)
         except AccessmonError as e:
-            line = line_of(text, ("queries", i, "query"))
-            where = f"{source}:{line}" if line else source
-            raise ConfigError(f"{where}: queries.{i}.query ({q.name}): {e}") from None
+            at = where(source, node, ("queries", i, "query"))
+            raise ConfigError(f"{at}: queries.{i}.query ({q.name}): {e}") from None
     return report
 
 

@@ -123,6 +123,31 @@ def test_malformed_resources_name_file_and_line(tmp_path, text, message):
     assert str(path) in str(err.value) and message in str(err.value)
 
 
+def test_user_traits_are_read_with_the_roles_as_teleport_holds_them(tmp_path, caplog):
+    users = tmp_path / "users.yaml"
+    users.write_text(
+        "kind: user\nmetadata: {name: alice}\nspec: {traits: {team: dba, logins: [root, null, 7]}}\n"
+        "---\nkind: role\nversion: v7\nmetadata: {name: r}\nspec: {}\n"
+        "---\nkind: user\nmetadata: {name: bob}\nspec: {roles: [r]}\n"
+        "---\nkind: user\nmetadata: {name: carl}\nspec:\n  traits: [team]\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="accessmon"):
+        policy = rbac.load_policy([users])
+    assert policy.traits == {
+        "alice": {"team": ["dba"], "logins": ["root", "7"]},
+        "bob": {},
+        "carl": {},
+    }
+    assert policy.users["bob"] == ("r",)
+    assert f"{users}:17: user carl: spec.traits is not a mapping" in caplog.text
+    assert rbac.load_policy([]).traits == {}
+
+
+def test_a_missing_rbac_file_is_an_error_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"cannot read rbac resource file .*missing\.yaml"):
+        rbac.load_policy([tmp_path / "missing.yaml"])
+
+
 # -- through the Session, the CLI and the audit trail -----------------------------------------
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from accessmon.access.rbac import Policy
 from accessmon.alerts import load_rules, parse_rules
-from accessmon.alerts.loader import user_traits
 from accessmon.alerts.models import SEVERITIES
+from accessmon.config import Config, RbacConfig
 from accessmon.errors import AccessmonError, ConfigError
+from accessmon.session import Session
 
-from .conftest import DET, write_rules
+from .conftest import DET, ROLES, write_rules
 
 
 def test_builtin_rules_mirror_the_privileged_access_report(make_session, tmp_path):
@@ -134,17 +138,36 @@ def test_a_user_rule_replaces_a_builtin_of_the_same_name(make_session, tmp_path)
     assert not rule.builtin and not rule.enabled and ruleset.errors == []
 
 
-def test_user_traits_come_from_the_user_resources(tmp_path):
-    users = tmp_path / "users.yaml"
-    users.write_text(
-        "kind: user\nmetadata: {name: alice}\nspec: {traits: {team: dba, logins: [root, null, 7]}}\n"
-        "---\nkind: role\nversion: v7\nmetadata: {name: r}\nspec: {}\n"
-        "---\nkind: user\nmetadata: {name: bob}\nspec: {roles: [r]}\n"
+def test_the_traits_warning_reads_the_policy_it_is_given(make_session):
+    session = make_session(roles=False)
+    given = Policy(users={"someone": ()}, configured=True)
+    assert load_rules(session.config, given).rules["dba-team"].warnings == ()
+    configured = make_session().config  # roles configured, but the policy given has no users
+    assert any(
+        "user.traits" in w for w in load_rules(configured, Policy()).rules["dba-team"].warnings
     )
-    assert user_traits([users, tmp_path / "missing.yaml"]) == {
-        "alice": {"team": ["dba"], "logins": ["root", "7"]},
-        "bob": {},
-    }
+
+
+def _with_rbac(config: Config, *paths: Path) -> Config:
+    return config.model_copy(update={"rbac": RbacConfig(resources=[str(p) for p in paths])})
+
+
+def test_list_rules_uses_the_session_policy_not_the_files_again(make_session, tmp_path):
+    from accessmon.alerts import list_rules
+
+    roles = tmp_path / "roles.yaml"
+    roles.write_text(ROLES.read_text())
+    session = Session(_with_rbac(make_session().config, roles))
+    assert session.policy.users  # read once, here
+    roles.unlink()
+    ruleset = list_rules(session)
+    assert ruleset.errors == [] and ruleset.rules["dba-team"].warnings == ()
+
+
+def test_a_broken_rbac_file_fails_rule_loading_as_it_fails_the_role_check(make_session, tmp_path):
+    config = _with_rbac(make_session().config, tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="cannot read rbac resource file"):
+        load_rules(config)
 
 
 def test_parse_rules_reads_every_document_of_a_text():
