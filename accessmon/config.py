@@ -22,7 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from accessmon.errors import ConfigError
-from accessmon.resources import field_names, load_documents, validation_error, where
+from accessmon.resources import load_document_node, validation_error, where
 
 log = logging.getLogger("accessmon")
 
@@ -164,10 +164,6 @@ class Config(_Section):
     user_source: str | None = Field(default=None, exclude=True)
 
 
-#: Every key a configuration file may hold, for "did you mean".
-_CONFIG_KEYS = field_names(Config)
-
-
 _PATH_KEYS = ("store", "audit_log", "queries_dir", "reports_dir", "rules_dir", "output_dir")
 
 
@@ -176,10 +172,7 @@ def _read_file(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from e
-    documents = load_documents(text, path)
-    if len(documents) > 1:
-        raise ConfigError(f"{path}: expected one YAML document, found {len(documents)}")
-    data, node = documents[0] if documents else ({}, None)
+    data, node = load_document_node(text, path)
     data = data or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
@@ -300,7 +293,7 @@ def _validate(
     try:
         return Config(**data, **extra)
     except ValidationError as e:
-        raise validation_error(e, source, node, _CONFIG_KEYS) from None
+        raise validation_error(e, source, node, Config) from None
 
 
 def _load_system(path: Path) -> dict[str, Any]:

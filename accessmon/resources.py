@@ -55,10 +55,7 @@ def load_documents(text: str, source: object) -> list[tuple[Any, yaml.Node]]:
 
 def load_document(text: str, source: object) -> Any:
     """The single document of `text` (None when empty)."""
-    documents = load_documents(text, source)
-    if len(documents) > 1:
-        raise ConfigError(f"{source}: expected one YAML document, found {len(documents)}")
-    return documents[0][0] if documents else None
+    return load_document_node(text, source)[0]
 
 
 def load_document_node(text: str, source: object) -> tuple[Any, yaml.Node | None]:
@@ -92,14 +89,6 @@ def node_line(node: yaml.Node | None, loc: Sequence[Any]) -> int | None:
     return line
 
 
-def line_of(text: str, loc: Sequence[Any]) -> int | None:
-    """node_line for YAML text holding one document."""
-    try:
-        return node_line(yaml.compose(text, Loader=_AliasFreeLoader), loc)
-    except yaml.YAMLError:
-        return None
-
-
 def where(source: object, node: yaml.Node | None, loc: Sequence[Any] = ()) -> str:
     """`file:line` of a key path, or just the file when the line is unknown."""
     line = node_line(node, loc)
@@ -128,11 +117,24 @@ def _models_in(annotation: Any) -> Iterable[type[BaseModel]]:
         yield from _models_in(arg)
 
 
+def _fields_at(model: type[BaseModel], loc: Sequence[Any]) -> set[str]:
+    """The keys allowed where `loc` points: a typo is matched against its own mapping only."""
+    for key in loc:
+        info = model.model_fields.get(str(key)) if isinstance(key, str) else None
+        if info is None:
+            continue  # a list index, or a key of a plain mapping
+        nested = next(iter(_models_in(info.annotation)), None)
+        if nested is None:
+            return set()
+        model = nested
+    return {info.alias or name for name, info in model.model_fields.items()}
+
+
 def validation_error(
     e: ValidationError,
     source: object,
     node: yaml.Node | None,
-    choices: Iterable[str] = (),
+    choices: Iterable[str] | type[BaseModel] = (),
     prefix: str = "",
 ) -> ConfigError:
     """One message for a resource that failed its model: `file:line: key: problem`; an unknown
@@ -142,6 +144,8 @@ def validation_error(
     path = ".".join(str(p) for p in loc) or "document"
     at = where(source, node, loc)
     if err["type"] == "extra_forbidden":
+        if isinstance(choices, type):
+            choices = _fields_at(choices, loc[:-1])
         hint = did_you_mean(str(loc[-1]), choices) if loc else ""
         return ConfigError(f"{at}: {path}: {prefix}unknown field{hint}")
     return ConfigError(f"{at}: {path}: {prefix}{err['msg'].removeprefix('Value error, ')}")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from accessmon.errors import AccessmonError, ConfigError
 from accessmon.names import NAME_PATTERN, did_you_mean
-from accessmon.resources import field_names, load_document_node, validation_error, where
+from accessmon.resources import load_document_node, validation_error, where
 from accessmon.sql.validate import check_query
 
 
@@ -56,7 +56,6 @@ class ReportDefinition(_Model):
 
 
 #: The "did you mean" choices for an unknown key: every field a definition may have.
-_FIELDS = field_names(ReportDefinition) - {"source"}
 
 
 def parse_definition(text: str, source: str) -> ReportDefinition:
@@ -70,7 +69,7 @@ def parse_definition(text: str, source: str) -> ReportDefinition:
     try:
         report = ReportDefinition.model_validate({**doc, "source": source})
     except ValidationError as e:
-        raise validation_error(e, source, node, _FIELDS) from None
+        raise validation_error(e, source, node, ReportDefinition) from None
     for i, q in enumerate(report.queries):
         try:
             check_query(q.query)

@@ -44,7 +44,7 @@ def test_builtin_report_matches_teleport():
         (lambda t: t.replace("FROM exec", "FROM exce"), ".yaml:14: queries.1.query (broken): unknown view exce"),
         (lambda t: t.replace("kind: security_report", "kind: report"), ".yaml:2: kind: Input should be"),
         (lambda t: t + "colour: red\n", ".yaml:16: colour: unknown field"),
-        (lambda t: t.replace("queries:", "querys:"), ".yaml:7: querys: unknown field (did you mean query or queries"),
+        (lambda t: t.replace("queries:", "querys:"), ".yaml:7: querys: unknown field (did you mean queries?)"),
         (lambda t: t.replace("    suggestion: Use", "    sugestion: Use"),
          ".yaml:11: queries.0.sugestion: unknown field (did you mean suggestion"),
         (lambda t: t.replace("  - name: root_logins", "  - name: root logins"), ".yaml:8: queries.0.name: String should match"),
