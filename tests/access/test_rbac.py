@@ -13,6 +13,7 @@ from accessmon.errors import ConfigError, PermissionDenied, QueryError
 from accessmon.session import Session
 from accessmon.storage import audit
 from accessmon.storage.ingest import ingest
+from accessmon.window import Window
 
 from ..conftest import REPO, build_store, run
 
@@ -168,7 +169,7 @@ def test_denied_user_gets_nothing_from_the_python_api(tmp_path):
     bob = _session(tmp_path, "bob")
     for call in (
         lambda: bob.query("SELECT * FROM session_start", **WINDOW),
-        lambda: bob.prepare("SELECT * FROM session_start", **WINDOW),
+        lambda: bob.prepare("SELECT * FROM session_start", Window.between(**WINDOW)),
         lambda: bob.views(),
         lambda: bob.saved_queries(),
         lambda: bob.save_query("q", "SELECT 1"),
@@ -238,7 +239,7 @@ def test_python_api_decisions_are_each_one_audit_line(tmp_path):
     dave.save_query("q", "SELECT 1 AS x")
     dave.save_query("q", "SELECT 2 AS x")
     dave.views()
-    dave.prepare("SELECT 1 AS x", **WINDOW)
+    dave.prepare("SELECT 1 AS x", Window.between(**WINDOW))
     with pytest.raises(PermissionDenied):
         dave.delete_query("q")  # deny wins
     with pytest.raises(PermissionDenied):
