@@ -29,7 +29,11 @@ def test_alerts_are_deduplicated_across_runs_within_the_cooldown(make_session, t
     assert [(r["rule"], r["key"]) for r in log] == [(rule.name, "alice@example.com"),
                                                    (rule.name, "bob@example.com")] * 2  # fmt: skip
     assert set(log[0]) >= {"rule", "severity", "key", "value", "window", "rows", "time"}
-    assert log[0]["value"] == 2 and log[0]["window"] == DAY and log[0]["severity"] == "high"
+    assert (
+        log[0]["value"] == 2
+        and log[0]["window"] == {"start": "2024-03-20", "end": "2024-03-20"}
+        and log[0]["severity"] == "high"
+    )
     assert log[0]["rows"][0]["count"] == 2 and log[0]["time"] == "2024-03-20T18:00:00Z"
     state = json.loads(Path(session.config.alerts.state_file).read_text())
     assert set(state[rule.name]) == {"alice@example.com", "bob@example.com"}
