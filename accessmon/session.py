@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from accessmon.access import rbac, saved
 from accessmon.config import Config, load_config
-from accessmon.errors import BudgetExceeded, ConfigError, StoreChanged
+from accessmon.errors import AccessmonError, BudgetExceeded, ConfigError, StoreChanged
 from accessmon.result import QueryResult
 from accessmon.sql.validate import CheckedQuery, check_query
 from accessmon.sql.views import View, all_views
@@ -174,33 +174,18 @@ class Session:
             self._engine = get_engine(self.config, self.user)
         return self._engine
 
-    def prepare(
-        self,
-        sql: str,
-        days: int | None = None,
-        start: dt.date | str | None = None,
-        end: dt.date | str | None = None,
-    ) -> tuple[CheckedQuery, Window, str]:
+    def prepare(self, sql: str, window: Window) -> tuple[CheckedQuery, Window, str]:
         """Validate and render without running: what `--show-sql` prints (audited too)."""
         with self.checked(audit.QUERY_PREPARE, "use", "audit_query", query=sql,
-                          engine=self.config.engine) as extra:  # fmt: skip
-            window = Window.resolve(days, start, end)
-            extra.update(window.describe())
+                          engine=self.config.engine, **window.describe()):  # fmt: skip
             checked = check_query(sql)
             return checked, window, self.engine.render(checked, window)
 
-    def run(
-        self,
-        sql: str,
-        days: int | None = None,
-        start: dt.date | str | None = None,
-        end: dt.date | str | None = None,
-    ) -> QueryResult:
+    def run(self, sql: str, window: Window) -> QueryResult:
         """Run one query; every run, allowed, denied or failed, lands in the audit trail."""
-        fields: dict[str, Any] = {"query": sql, "engine": self.config.engine}
+        fields: dict[str, Any] = {"query": sql, "engine": self.config.engine,
+                                  **window.describe()}  # fmt: skip
         try:
-            window = Window.resolve(days, start, end)
-            fields.update(window.describe())
             self.authorize("use", "audit_query")
             result = self._execute(sql, window)
         except Exception as e:
@@ -208,6 +193,25 @@ class Session:
             raise
         self.audit(audit.QUERY_RUN, success=True, **{**fields, **result.stats.as_dict()})
         return result
+
+    def query_window(
+        self,
+        sql: str,
+        days: int | None = None,
+        start: dt.date | str | None = None,
+        end: dt.date | str | None = None,
+        *,
+        prepare: bool = False,
+    ) -> Window:
+        """The analyst's --days / --from --to for `sql` as one Window, resolved where their
+        input enters; an impossible window is audited as a failed run (or prepare) of `sql`,
+        like any other refused query."""
+        try:
+            return Window.resolve(days, start, end)
+        except AccessmonError as e:
+            kind = audit.QUERY_PREPARE if prepare else audit.QUERY_RUN
+            self.audit(kind, success=False, error=str(e), query=sql, engine=self.config.engine)
+            raise
 
     def _execute(self, sql: str, window: Window) -> QueryResult:
         """Validate, render and run, without the role check or audit line: for accessmon's own
@@ -244,12 +248,22 @@ class Session:
     def query(
         self,
         sql: str,
+        window: Window | None = None,
+        *,
         days: int | None = None,
         start: dt.date | str | None = None,
         end: dt.date | str | None = None,
     ) -> pd.DataFrame:
-        """Run `sql` over the window and return a DataFrame."""
-        return self.run(sql, days, start, end).to_pandas()
+        """Run `sql` over `window`, or over `days=N` / `start=, end=` (the last 7 days when
+        none is given), and return a DataFrame."""
+        if window is None:
+            window = self.query_window(sql, days, start, end)
+        elif not isinstance(window, Window):
+            raise TypeError(f"window must be a Window, not {type(window).__name__}: "
+                            "pass days=N or start=/end= by keyword")  # fmt: skip
+        elif days is not None or start is not None or end is not None:
+            raise AccessmonError("give either a window or days / start and end, not both")
+        return self.run(sql, window).to_pandas()
 
     def diagnose(self) -> list[tuple[str, bool, str]]:
         """(check, ok, detail) rows for `accessmon doctor`."""
@@ -275,10 +289,11 @@ class Session:
 
 def query(
     sql: str,
+    window: Window | None = None,
+    *,
     days: int | None = None,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
-    *,
     store: str | Path | None = None,
     engine: str | None = None,
     user: str | None = None,
@@ -286,4 +301,4 @@ def query(
 ) -> pd.DataFrame:
     """`accessmon.query("SELECT ...", days=30)`: one query, one DataFrame."""
     with Session(store=store, engine=engine, user=user, config_file=config_file) as session:
-        return session.query(sql, days, start, end)
+        return session.query(sql, window, days=days, start=start, end=end)

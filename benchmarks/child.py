@@ -68,7 +68,7 @@ def report(store: str, runs: int, baseline_runs: int) -> dict:
                                         "athena": {"database": "audit_db", "table": "audit_table"}},
                                  environ={}))  # fmt: skip
     con = teleport_table(store)
-    baseline_sql = [athena_sql_for_duckdb(athena.prepare(q["query"], start=window.start, end=window.end)[2])
+    baseline_sql = [athena_sql_for_duckdb(athena.prepare(q["query"], window)[2])
                     for q in REPORT]  # fmt: skip
     out["baseline_median"] = timed(lambda: [con.sql(sql).to_arrow_table() for sql in baseline_sql],
                                    baseline_runs)  # fmt: skip

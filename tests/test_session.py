@@ -21,7 +21,7 @@ from accessmon.window import Window
 from .conftest import EVENT, REPO, build_store, session_for
 
 ROLES = REPO / "tests" / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
-DAY = {"start": "2024-03-20", "end": "2024-03-20"}
+DAY = Window.between("2024-03-20", "2024-03-20")
 EXEC = {
     "event": "exec",
     "code": "T3002I",
@@ -116,7 +116,7 @@ def test_saved_queries_through_the_session_are_audited_with_their_count(store, t
 
 
 def test_run_returns_rows_and_writes_one_line_with_window_and_stats(session):
-    result = session.run("SELECT user, login FROM session_start", **DAY)
+    result = session.run("SELECT user, login FROM session_start", DAY)
     assert result.table.to_pylist() == [{"user": "alice", "login": "root"}]
     (line,) = lines(session)
     assert line["event"] == "secreports.audit.query.run" and line["code"] == "SRE001I"
@@ -126,15 +126,15 @@ def test_run_returns_rows_and_writes_one_line_with_window_and_stats(session):
     assert "days" not in line
 
 
-def test_run_without_a_window_is_the_last_seven_days(session):
-    session.run("SELECT count(*) AS n FROM exec")
+def test_query_without_a_window_is_the_last_seven_days(session):
+    session.query("SELECT count(*) AS n FROM exec")
     (line,) = lines(session)
     assert line["days"] == 7 and "from" not in line
 
 
 def test_a_refused_query_is_audited_as_failed_with_the_reason(session):
     with pytest.raises(QueryError, match="unknown view sesion_start"):
-        session.run("SELECT * FROM sesion_start", **DAY)
+        session.run("SELECT * FROM sesion_start", DAY)
     (line,) = lines(session)
     assert (line["success"], line["code"]) == (False, "SRE001W")
     assert "did you mean session_start" in line["error"]
@@ -143,15 +143,36 @@ def test_a_refused_query_is_audited_as_failed_with_the_reason(session):
 
 def test_an_impossible_window_is_audited_as_failed(session):
     with pytest.raises(AccessmonError, match="not both"):
-        session.run("SELECT 1 AS x", days=3, start="2024-03-20", end="2024-03-21")
+        session.query("SELECT 1 AS x", days=3, start="2024-03-20", end="2024-03-21")
     (line,) = lines(session)
     assert line["success"] is False and "not both" in line["error"]
+    assert (line["event"], line["query"]) == ("secreports.audit.query.run", "SELECT 1 AS x")
+
+
+def test_query_window_resolves_once_and_audits_an_impossible_one_as_its_prepare(session):
+    """What `query exec --show-sql` calls: the window is resolved where the flags enter."""
+    assert session.query_window("SELECT 1 AS x", 3).days == 3
+    assert session.query_window("SELECT 1 AS x", None, "2024-03-20", "2024-03-20") == DAY
+    assert lines(session) == []
+    with pytest.raises(AccessmonError, match="--from and --to go together"):
+        session.query_window("SELECT 1 AS x", start="2024-03-20", prepare=True)
+    (line,) = lines(session)
+    assert (line["event"], line["success"]) == ("accessmon.audit_query.prepare", False)
+
+
+def test_query_takes_a_window_or_its_parts_not_both(session):
+    frame = session.query("SELECT user, command FROM exec", start="2024-03-20", end="2024-03-20")
+    assert frame["command"].tolist() == ["id"]
+    with pytest.raises(AccessmonError, match="either a window or days"):
+        session.query("SELECT 1 AS x", DAY, days=3)
+    with pytest.raises(TypeError, match="pass days=N"):
+        session.query("SELECT 1 AS x", 30)
 
 
 def test_a_denied_run_is_audited_and_never_reaches_the_engine(store, tmp_path):
     bob = session_for(store, user="bob", rbac={"resources": [ROLES]}, audit_log=tmp_path / "a")
     with pytest.raises(PermissionDenied):
-        bob.run("SELECT user FROM exec", **DAY)
+        bob.run("SELECT user FROM exec", DAY)
     (line,) = lines(bob)
     assert (line["user"], line["success"], line["query"]) == ("bob", False, "SELECT user FROM exec")
 
@@ -170,7 +191,7 @@ def test_execute_checks_the_sql_but_neither_the_role_nor_the_audit(store, tmp_pa
 
 
 def test_query_returns_a_dataframe(session):
-    frame = session.query("SELECT user, command FROM exec", **DAY)
+    frame = session.query("SELECT user, command FROM exec", DAY)
     assert list(frame.columns) == ["user", "command"]
     assert frame.to_dict("records") == [{"user": "bob", "command": "id"}]
 
@@ -180,7 +201,7 @@ def test_query_returns_a_dataframe(session):
 
 def test_prepare_validates_and_renders_without_running(store, tmp_path):
     with session_for(store, duckdb={"cache": False}, audit_log=tmp_path / "a") as s:
-        checked, window, sql = s.prepare("SELECT user FROM session_start", **DAY)
+        checked, window, sql = s.prepare("SELECT user FROM session_start", DAY)
         assert isinstance(checked, CheckedQuery) and checked.views == ("session_start",)
         assert window == Window.between("2024-03-20", "2024-03-20")
         assert "event_type = 'session.start'" in sql
@@ -193,7 +214,7 @@ def test_prepare_validates_and_renders_without_running(store, tmp_path):
 
 def test_prepare_of_a_refused_query_is_audited_as_failed(session):
     with pytest.raises(QueryError, match="exactly one statement"):
-        session.prepare("SELECT 1 AS a; SELECT 2 AS b", days=1)
+        session.prepare("SELECT 1 AS a; SELECT 2 AS b", Window.last_days(1))
     (line,) = lines(session)
     assert (line["event"], line["success"], line["days"]) == (
         "accessmon.audit_query.prepare", False, 1
@@ -238,7 +259,7 @@ def test_a_run_over_budget_is_refused_before_any_engine_and_audited(store, tmp_p
     s = athena_session(store, tmp_path, limit=10)
     _spent(s, "alice", 10)
     with pytest.raises(BudgetExceeded):
-        s.run("SELECT user FROM exec", **DAY)
+        s.run("SELECT user FROM exec", DAY)
     assert s._engine is None  # no Athena client was ever made
     last = lines(s)[-1]
     assert (last["event"], last["success"], last["engine"]) == (
@@ -261,7 +282,7 @@ def test_no_limit_or_the_duckdb_engine_means_no_budget(store, tmp_path):
     local = session_for(store, user="alice", audit_log=tmp_path / "audit.jsonl",
                         athena={"data_limit": 0})  # fmt: skip
     local.check_budget()
-    assert local.run("SELECT count(*) AS n FROM exec", **DAY).table.to_pylist() == [{"n": 1}]
+    assert local.run("SELECT count(*) AS n FROM exec", DAY).table.to_pylist() == [{"n": 1}]
 
 
 # -- identity in personal mode -------------------------------------------------------------------
@@ -310,9 +331,9 @@ def test_module_level_query_opens_and_closes_a_session(store, tmp_path, monkeypa
 def test_close_releases_the_engine_and_the_session_can_run_again(store, tmp_path):
     with session_for(store, audit_log=tmp_path / "a") as s:
         first = s.engine
-        assert s.run("SELECT count(*) AS n FROM exec", **DAY).table.to_pylist() == [{"n": 1}]
+        assert s.run("SELECT count(*) AS n FROM exec", DAY).table.to_pylist() == [{"n": 1}]
     assert s._engine is None
     assert s.engine is not first
-    assert s.run("SELECT count(*) AS n FROM exec", **DAY).table.to_pylist() == [{"n": 1}]
+    assert s.run("SELECT count(*) AS n FROM exec", DAY).table.to_pylist() == [{"n": 1}]
     s.close()
     s.close()  # closing twice is harmless

@@ -55,21 +55,19 @@ def authorize_run(session: Session) -> None:
 def run_rule(
     session: Session,
     rule: Rule,
-    days: int | None = None,
-    start: dt.date | str | None = None,
-    end: dt.date | str | None = None,
+    window: Window | None = None,
     *,
     dry_run: bool = False,
     now: dt.datetime | None = None,
 ) -> RuleRun:
-    """Evaluate one rule over its window (or the one given), de-duplicate, act, audit.
+    """Evaluate one rule over `window`, or its own (`default_days`) when None; de-duplicate,
+    act, audit.
 
     Query failures and failed actions are recorded in the returned RuleRun, not raised;
     a denied role check is audited and raised.
     """
     now = now or dt.datetime.now(dt.UTC)
-    given = days is not None or start is not None or end is not None
-    window = Window.resolve(days, start, end) if given else Window.last_days(rule.default_days)
+    window = window or Window.last_days(rule.default_days)
     fields = {
         "name": rule.name,
         "rule_kind": rule.kind,
@@ -131,20 +129,18 @@ def list_rules(session: Session) -> RuleSet:
 def run_rules(
     session: Session,
     name: str | None = None,
-    days: int | None = None,
-    start: dt.date | str | None = None,
-    end: dt.date | str | None = None,
+    window: Window | None = None,
     *,
     dry_run: bool = False,
     now: dt.datetime | None = None,
     progress: Callable[[RuleRun], None] | None = None,
 ) -> tuple[list[RuleRun], list[str]]:
     """Run one rule by name, or every enabled rule when `name` is None; returns the runs
-    and the errors of rules that could not be loaded (the others still run)."""
+    and the errors of rules that could not be loaded (the others still run). With no
+    `window`, each rule reads its own."""
     try:
         authorize_run(session)
     except AccessmonError as e:
-        window = Window.resolve(days, start, end) if (days or start or end) else None
         session.audit(
             audit.ALERT_RUN,
             success=False,
@@ -164,7 +160,7 @@ def run_rules(
         errors = ruleset.errors
     runs = []
     for rule in selected:
-        run = run_rule(session, rule, days, start, end, dry_run=dry_run, now=now)
+        run = run_rule(session, rule, window, dry_run=dry_run, now=now)
         runs.append(run)
         if progress:
             progress(run)

@@ -153,10 +153,7 @@ def render(
         state = "ERROR"
         rendered: Rendered | None = None
         try:
-            run = run_report(
-                session, name, window.days, None if window.days else window.start,
-                None if window.days else window.end, progress=progress,
-            )  # fmt: skip
+            run = run_report(session, name, window, progress=progress)
             stamp = file_stamp()
             base = out_dir / f"{name}_{window.label()}_{stamp}"
             results = save_results(run, base.with_suffix(".json"))

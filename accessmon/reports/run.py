@@ -95,13 +95,10 @@ def check_run(session: Session, name: str, window: Window) -> ReportDefinition:
 def run_report(
     session: Session,
     name: str,
-    days: int | None = None,
-    start: dt.date | str | None = None,
-    end: dt.date | str | None = None,
+    window: Window,
     progress: Callable[[int, int, QueryOutcome], None] | None = None,
 ) -> ReportRun:
     """Run every query of a report: `use` on security_report, one audit line for the run."""
-    window = Window.resolve(days, start, end)
     fields = {"name": name, "engine": session.config.engine, **window.describe()}
     definition = check_run(session, name, window)
     outcomes = []

@@ -86,7 +86,7 @@ class Editor:
         self.page_size = page_size
         self.sql = get_example(DEFAULT_EXAMPLE).query
         self.name: str | None = DEFAULT_EXAMPLE
-        self.window_args: dict[str, Any] = {"days": PRESETS[0]}
+        self._window = Window.last_days(PRESETS[0])
         self.result: QueryResult | None = None
         self.error: str | None = None
         self.error_position: tuple[int, int | None] | None = None
@@ -152,19 +152,29 @@ class Editor:
             raise AccessmonError(f"unknown view {name}{did_you_mean(name, views, n=1)}")
         return views[name]
 
+    @property
+    def window(self) -> Window:
+        """The window a run reads now: a preset (`days`) follows today, a range stays put."""
+        if self._window.days:
+            return Window.last_days(self._window.days)
+        return self._window
+
     @_recorded
     def set_window(
         self,
+        window: Window | None = None,
+        *,
         days: int | None = None,
         start: dt.date | str | None = None,
         end: dt.date | str | None = None,
     ) -> Window:
-        """A preset (`days`) or a date range; checked now so the error shows before a run."""
-        window = Window.resolve(days, start, end)
-        if start is None and end is None:
-            self.window_args = {"days": window.days}
-        else:
-            self.window_args = {"start": window.start, "end": window.end}
+        """A Window, a preset (`days`) or a date range (`start`, `end`): resolved here, where
+        the analyst picks it, so a mistake shows before a run."""
+        if window is None:
+            window = Window.resolve(days, start, end)
+        elif days is not None or start is not None or end is not None:
+            raise AccessmonError("give either a window or days / start and end, not both")
+        self._window = window
         return window
 
     # -- running ---------------------------------------------------------------------------
@@ -186,7 +196,7 @@ class Editor:
         self.status = "running…"
         self._refresh()
         try:
-            result = self.session.run(self.sql, **self.window_args)
+            result = self.session.run(self.sql, self.window)
         except AccessmonError:
             self.status = ""
             raise

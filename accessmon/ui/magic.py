@@ -183,7 +183,8 @@ class AccessmonMagics(Magics):
         if not sql.strip():
             raise AccessmonError("the cell holds no SQL")
         session = self.session(args)
-        frame = session.query(sql, days=args.days, start=args.start, end=args.end)
+        window = session.query_window(sql, args.days, args.start, args.end)
+        frame = session.run(sql, window).to_pandas()
         self._store(args.out, frame)
         return frame
 
@@ -205,9 +206,11 @@ class AccessmonMagics(Magics):
 
     def _report(self, args: argparse.Namespace) -> None:
         from accessmon import reports
+        from accessmon.window import Window
 
         session = self.session(args)
-        run = reports.run_report(session, args.name, days=args.days, start=args.start, end=args.end)
+        window = Window.resolve(args.days, args.start, args.end)
+        run = reports.run_report(session, args.name, window)
         self._store(args.out, run)
         reports.display_report(run)
 

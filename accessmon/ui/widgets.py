@@ -16,7 +16,6 @@ from accessmon.errors import AccessmonError
 from accessmon.reports import charts
 from accessmon.ui.editor import EXPORT_FORMATS, PRESETS, Editor
 from accessmon.ui.frames import chart_defaults, table_html
-from accessmon.window import Window
 
 
 class QueryEditor(Editor):
@@ -277,15 +276,14 @@ def _refresh_query(editor: QueryEditor, ui: dict[str, Any]) -> None:
         ui["sql"].value = editor.sql
     if editor.name and not ui["save_name"].value:
         ui["save_name"].value = editor.name
-    days = editor.window_args.get("days")
-    if days in PRESETS:
-        ui["window"].value = days
-    elif days is None:
+    window = editor.window
+    if window.days in PRESETS:
+        ui["window"].value = window.days
+    elif window.days is None:
         ui["window"].value = "range"
-        ui["start"].value = editor.window_args["start"]
-        ui["end"].value = editor.window_args["end"]
+        ui["start"].value = window.start
+        ui["end"].value = window.end
     ui["start"].disabled = ui["end"].disabled = ui["window"].value != "range"
-    window = Window.resolve(**editor.window_args)
     ui["window_label"].value = f"<small>event_date {window.start} … {window.end}</small>"
     ui["run"].disabled = editor.running
     ui["run"].description = "Running…" if editor.running else "Run"

@@ -13,6 +13,7 @@ from accessmon.errors import ConfigError, PermissionDenied, QueryError
 from accessmon.session import Session
 from accessmon.storage import audit
 from accessmon.storage.ingest import ingest
+from accessmon.window import Window
 
 from ..conftest import REPO, build_store, run
 
@@ -25,7 +26,7 @@ EVENT = {
     "user": "x",
     "login": "root",
 }
-WINDOW = {"start": "2024-03-20", "end": "2024-03-20"}
+WINDOW = Window.between("2024-03-20", "2024-03-20")
 
 # user, verb, resource, allowed
 MATRIX = [
@@ -164,11 +165,11 @@ def _session(tmp_path, user, store=None) -> Session:
 
 def test_audit_trail_records_allowed_denied_and_failed_runs(tmp_path):
     store = build_store(tmp_path, [EVENT])
-    _session(tmp_path, "alice", store).run("SELECT login FROM session_start", **WINDOW)
+    _session(tmp_path, "alice", store).run("SELECT login FROM session_start", WINDOW)
     with pytest.raises(PermissionDenied):
-        _session(tmp_path, "bob", store).run("SELECT login FROM session_start", **WINDOW)
+        _session(tmp_path, "bob", store).run("SELECT login FROM session_start", WINDOW)
     with pytest.raises(QueryError):
-        _session(tmp_path, "alice", store).run("SELECT nope FROM session_start", **WINDOW)
+        _session(tmp_path, "alice", store).run("SELECT nope FROM session_start", WINDOW)
     records = audit.read(tmp_path / "audit.jsonl")
     assert [(r["user"], r["code"], r["success"]) for r in records] == [
         ("alice", "SRE001I", True),
@@ -192,8 +193,8 @@ def test_audit_trail_records_allowed_denied_and_failed_runs(tmp_path):
 def test_denied_user_gets_nothing_from_the_python_api(tmp_path):
     bob = _session(tmp_path, "bob")
     for call in (
-        lambda: bob.query("SELECT * FROM session_start", **WINDOW),
-        lambda: bob.prepare("SELECT * FROM session_start", **WINDOW),
+        lambda: bob.query("SELECT * FROM session_start", WINDOW),
+        lambda: bob.prepare("SELECT * FROM session_start", WINDOW),
         lambda: bob.views(),
         lambda: bob.saved_queries(),
         lambda: bob.save_query("q", "SELECT 1"),
@@ -263,7 +264,7 @@ def test_python_api_decisions_are_each_one_audit_line(tmp_path):
     dave.save_query("q", "SELECT 1 AS x")
     dave.save_query("q", "SELECT 2 AS x")
     dave.views()
-    dave.prepare("SELECT 1 AS x", **WINDOW)
+    dave.prepare("SELECT 1 AS x", WINDOW)
     with pytest.raises(PermissionDenied):
         dave.delete_query("q")  # deny wins
     with pytest.raises(PermissionDenied):

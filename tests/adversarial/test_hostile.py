@@ -32,6 +32,7 @@ from accessmon.window import Window
 from ..conftest import build_store, session_for
 
 START, END = "2024-03-19", "2024-03-21"
+SPAN = Window.between(START, END)
 
 EVENTS = [
     {
@@ -386,7 +387,7 @@ def hostile(tmp_path_factory):
 
 def message_of(session, sql: str) -> str:
     with pytest.raises(AccessmonError) as info:
-        session.run(sql, start=START, end=END)
+        session.run(sql, SPAN)
     return str(info.value)
 
 
@@ -415,7 +416,7 @@ def test_refusals_are_query_errors(hostile):
     session, *_ = hostile
     for sql in ("DROP TABLE exec", "SELECT * FROM read_csv('/etc/passwd')", "SELECT * FROM x"):
         with pytest.raises(QueryError):
-            session.run(sql, start=START, end=END)
+            session.run(sql, SPAN)
 
 
 def test_comments_and_strings_that_only_look_hostile_run(hostile):
@@ -426,17 +427,15 @@ def test_comments_and_strings_that_only_look_hostile_run(hostile):
         "SELECT 1 AS x -- ; DROP TABLE exec",
         "SELECT 1 AS x FROM exec WHERE command <> 'a'';DROP TABLE exec;--' LIMIT 1",
     ):
-        assert session.run(sql, start=START, end=END).table.to_pylist() == [{"x": 1}]
-    rows = session.run("SELECT 'x'';--' AS s", start=START, end=END).table.to_pylist()
+        assert session.run(sql, SPAN).table.to_pylist() == [{"x": 1}]
+    rows = session.run("SELECT 'x'';--' AS s", SPAN).table.to_pylist()
     assert rows == [{"s": "x';--"}]
     assert snapshot(store) == before
 
 
 def test_the_store_is_byte_for_byte_unchanged(hostile):
     session, store, _, before = hostile
-    assert session.run(
-        "SELECT count(*) AS n FROM exec", start=START, end=END
-    ).table.to_pylist() == [{"n": 3}]
+    assert session.run("SELECT count(*) AS n FROM exec", SPAN).table.to_pylist() == [{"n": 3}]
     assert snapshot(store) == before
 
 
@@ -570,16 +569,15 @@ def test_timeout_stops_a_runaway_query(tmp_path):
             session.run(
                 "SELECT count(*) FROM session_start a, session_start b, session_start c,"
                 " session_start d, session_start e, session_start f",
-                start=START,
-                end=END,
+                SPAN,
             )
         # a validated query that merely waits is stopped as well
         with pytest.raises(EngineError, match="stopped"):
-            session.run("SELECT sleep_ms(1000000000) AS x", start=START, end=END)
+            session.run("SELECT sleep_ms(1000000000) AS x", SPAN)
         # the interrupted connection still works: the same engine, a timeout that cannot bite
         connection = session.engine.connection()
         session.engine.config = load_config(flags=flags, environ={})
-        rows = session.run("SELECT count(*) AS n FROM session_start", start=START, end=END)
+        rows = session.run("SELECT count(*) AS n FROM session_start", SPAN)
         assert rows.table.to_pylist() == [{"n": 300}]
         assert session.engine.connection() is connection
 

@@ -29,6 +29,7 @@ from accessmon.reports.state import (
     write_state,
 )
 from accessmon.ui import output
+from accessmon.window import Window
 
 from ..access.test_rbac import FIXTURE
 from ..conftest import EVENT, build_store, run
@@ -262,7 +263,7 @@ condition: {any_row: {key: user}}
 actions:
   - teleport_lock: {target: user, ttl: 1h}
 """
-DAY = {"start": "2024-03-20", "end": "2024-03-20"}
+DAY = Window.between("2024-03-20", "2024-03-20")
 
 
 def _request(uid: str, request_id: str) -> dict:
@@ -302,7 +303,7 @@ def test_a_request_id_never_becomes_a_tctl_flag(tmp_path, monkeypatch):
     events = [_request("a", "--approve"), _request("b", "@/etc/passwd"), _request("c", GOOD_ID)]
     session = _alert_session(tmp_path, events, REVIEW_RULE, apply=True)
     rule = alerts.load_rules(session.config).rules["deny-dba"]
-    run_ = alerts.run_rule(session, rule, **DAY)
+    run_ = alerts.run_rule(session, rule, DAY)
     calls = [json.loads(x) for x in record.read_text().splitlines()]
     assert calls == [["request", "review", "--deny", "--author=" + session.user,
                       "--reason=accessmon: access monitoring rule deny-dba (denied)",
@@ -311,7 +312,7 @@ def test_a_request_id_never_becomes_a_tctl_flag(tmp_path, monkeypatch):
     assert refused == ["--approve", "@/etc/passwd"]
     assert all("refusing request id" in a.detail for a in run_.actions if not a.ok)
     # a refused id is refused for good: it does not come back on every run
-    again = alerts.run_rule(session, rule, **DAY)
+    again = alerts.run_rule(session, rule, DAY)
     assert again.alerts == [] and again.suppressed == 3
 
 
@@ -323,7 +324,7 @@ def test_lookalike_users_get_locks_of_their_own(tmp_path):
                "user": u, "login": "root", "sid": f"s{i}"} for i, u in enumerate(users)]  # fmt: skip
     session = _alert_session(tmp_path, events, LOCK_RULE)
     rule = alerts.load_rules(session.config).rules["root-lock"]
-    run_ = alerts.run_rule(session, rule, **DAY)
+    run_ = alerts.run_rule(session, rule, DAY)
     paths = [Path(a.path) for a in run_.actions if a.action == "teleport_lock"]
     assert len(paths) == 3 and len({p.name for p in paths}) == 3
     targets = sorted(yaml.safe_load(p.read_text())["spec"]["target"]["user"] for p in paths)

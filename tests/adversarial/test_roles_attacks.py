@@ -59,7 +59,7 @@ def test_a_denied_user_gets_no_rows_from_any_public_method(tmp_path):
     assert not hasattr(bob, "execute")
     for name in ("run", "query", "prepare"):
         with pytest.raises(PermissionDenied):
-            getattr(bob, name)(SQL, None, window.start, window.end)
+            getattr(bob, name)(SQL, window)
     events = [(r["event"], r["user"], r["success"]) for r in audit.read(tmp_path / "audit.jsonl")]
     assert events == [
         ("secreports.audit.query.run", "bob", False),

@@ -23,6 +23,7 @@ from ..conftest import build_store, run, session_for
 
 START, END = "2024-03-19", "2024-03-21"
 WINDOW = ["--from", START, "--to", END]
+SPAN = Window.between(START, END)
 
 EVENTS = [
     {
@@ -57,7 +58,7 @@ def session(store):
 
 def refusal(session, sql: str) -> str:
     with pytest.raises(QueryError) as info:
-        session.run(sql, start=START, end=END)
+        session.run(sql, SPAN)
     return str(info.value)
 
 
@@ -162,7 +163,7 @@ def test_refusals_are_listed_in_one_place():
 
 
 def test_a_kelvin_sign_cte_does_not_reach_the_catalog(session):
-    result = session.run(KELVIN, start=START, end=END)
+    result = session.run(KELVIN, SPAN)
     # the CTE shadows the name for the checks and for DuckDB alike: its one row, no catalog
     assert result.table.column_names == ["a"]
     assert result.table.to_pylist() == [{"a": 1}]
@@ -192,7 +193,7 @@ def test_names_compare_after_nfkc_and_case_folding():
 
 
 def test_a_fullwidth_view_name_runs_as_the_view(session):
-    rows = session.run('SELECT count(*) AS n FROM "\uff45xec"', start=START, end=END)
+    rows = session.run('SELECT count(*) AS n FROM "\uff45xec"', SPAN)
     assert rows.table.to_pylist() == [{"n": 3}]
 
 
@@ -245,7 +246,7 @@ def test_small_generated_values_run(session):
         "SELECT len(range(100)) AS r, repeat('ab', 3) AS s, lpad(user, 8, '.') AS p,"
         " len(list_transform(range(10), x -> repeat('y', 10))) AS t FROM exec LIMIT 1"
     )
-    rows = session.run(sql, start=START, end=END).table.to_pylist()
+    rows = session.run(sql, SPAN).table.to_pylist()
     assert rows == [{"r": 100, "s": "ababab", "p": "...alice", "t": 10}]
 
 
@@ -280,7 +281,7 @@ def test_deep_nesting_is_a_query_error_not_a_recursion_error(session, sql):
 def test_an_in_list_is_the_way_for_many_values(session):
     logins = ", ".join(f"'u{i}'" for i in range(2000))
     sql = f"SELECT count(*) AS n FROM exec WHERE login IN ('root', {logins})"
-    assert session.run(sql, start=START, end=END).table.to_pylist() == [{"n": 3}]
+    assert session.run(sql, SPAN).table.to_pylist() == [{"n": 3}]
 
 
 def test_validation_time_counts_against_the_timeout(session):
@@ -303,7 +304,7 @@ def test_memory_limit_holds_or_the_query_stops_with_a_clear_error(store):
     )
     flags = {"duckdb": {"timeout_seconds": 2, "memory_limit": "64MB", "threads": 1}}
     with session_for(store, **flags) as session, pytest.raises(EngineError) as info:
-        session.run(sql, start=START, end=END)
+        session.run(sql, SPAN)
     assert re.search(r"duckdb\.memory_limit \(64MB\)|duckdb\.timeout_seconds", str(info.value))
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from accessmon.storage import audit
+from accessmon.window import Window
 
 from ..conftest import build_store, session_for
 
@@ -26,7 +27,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "alerts"
 ROLES = FIXTURES / "roles.yaml"
 RULES = FIXTURES / "rules"
 EVENTS = [json.loads(line) for line in (FIXTURES / "events.jsonl").read_text().splitlines()]
-DAY = {"start": "2024-03-20", "end": "2024-03-20"}
+DAY = Window.between("2024-03-20", "2024-03-20")
 NOW = dt.datetime(2024, 3, 20, 18, 0, tzinfo=dt.UTC)
 #: The fixture's access request ids: UUIDs, as Teleport's are (req-1 ... req-5).
 REQ = {n: f"3f2b6c1e-5a4d-4c8e-9b7a-00000000000{n}" for n in range(1, 6)}

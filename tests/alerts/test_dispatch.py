@@ -31,7 +31,7 @@ def test_teleport_rules_match_requests_and_review_them(make_session):
         session = make_session(webhook_url=hook.url)
         ruleset = load_rules(session.config)
         runs = {
-            name: run_rule(session, ruleset.rules[name], **DAY, now=NOW)
+            name: run_rule(session, ruleset.rules[name], DAY, now=NOW)
             for name in ("dba-requests", "prod-db-approve", "dba-team")
         }
     # break-glass (req-2) is excluded, bob asked for viewer (req-3), req-5 is outside the window
@@ -71,7 +71,7 @@ def test_a_failing_webhook_is_recorded_and_the_run_goes_on(make_session, monkeyp
     with webhook_server(*[500] * 10) as hook:
         session = make_session(webhook_url=hook.url, webhook_retries=2)
         rule = load_rules(session.config).rules["dba-requests"]
-        run = run_rule(session, rule, **DAY, now=NOW)
+        run = run_rule(session, rule, DAY, now=NOW)
     assert len(hook.requests) == 3
     assert run.error is None and not run.ok and len(run.alerts) == 2
     failed = [a for a in run.actions if not a.ok]
@@ -87,7 +87,7 @@ def test_detection_rule_webhook_payload(make_session, tmp_path):
     with webhook_server() as hook:
         session = make_session(rules_dir=write_rules(tmp_path / "r", text), webhook_url=hook.url)
         rule = load_rules(session.config).rules["root-logins"]
-        run = run_rule(session, rule, **DAY, now=NOW)
+        run = run_rule(session, rule, DAY, now=NOW)
     assert run.ok, [a.detail for a in run.actions]
     payload = hook.requests[0]["json"]
     assert payload["severity"] == "high" and payload["recipients"] == ["#soc"]
@@ -107,7 +107,7 @@ def test_lock_yaml_parses_as_a_teleport_lock(make_session, tmp_path):
     ruleset = load_rules(session.config)
     for name, target, value in (("root-logins", "user", "alice@example.com"),
                                 ("root-login-lock", "login", "root")):  # fmt: skip
-        run = run_rule(session, ruleset.rules[name], **DAY, now=NOW)
+        run = run_rule(session, ruleset.rules[name], DAY, now=NOW)
         (lock,) = [a for a in run.actions if a.action == "teleport_lock"]
         assert lock.ok and lock.dry_run
         assert lock.command == ["tctl", "create", "-f", "--", lock.path]
@@ -127,7 +127,7 @@ def test_lock_yaml_parses_as_a_teleport_lock(make_session, tmp_path):
 def test_builtin_root_rule_alerts_and_dry_run_locks_the_user(make_session, tmp_path):
     session = make_session(rules_dir=tmp_path / "none")
     rule = load_rules(session.config).rules["session_start_root_user"]
-    run = run_rule(session, rule, **DAY, now=NOW)
+    run = run_rule(session, rule, DAY, now=NOW)
     assert [(a.key, a.value) for a in run.alerts] == [("alice@example.com", 2),
                                                      ("bob@example.com", 1)]  # fmt: skip
     locks = [a for a in run.actions if a.action == "teleport_lock"]
@@ -143,15 +143,15 @@ def test_apply_runs_tctl_from_path(make_session, tmp_path, stub_tctl):
     with webhook_server() as hook:
         dry = make_session(rules_dir=folder, webhook_url=hook.url)
         for name in ("root-logins", "prod-db-approve"):
-            run_rule(dry, load_rules(dry.config).rules[name], **DAY, now=NOW)
+            run_rule(dry, load_rules(dry.config).rules[name], DAY, now=NOW)
         assert calls(stub_tctl) == []  # dry run by default, even with tctl on PATH
         session = make_session(
             rules_dir=folder, webhook_url=hook.url, apply=True,
             state_file=tmp_path / "applied-state.json",
         )  # fmt: skip
         ruleset = load_rules(session.config)
-        lock_run = run_rule(session, ruleset.rules["root-logins"], **DAY, now=NOW)
-        review_run = run_rule(session, ruleset.rules["prod-db-approve"], **DAY, now=NOW)
+        lock_run = run_rule(session, ruleset.rules["root-logins"], DAY, now=NOW)
+        review_run = run_rule(session, ruleset.rules["prod-db-approve"], DAY, now=NOW)
     assert lock_run.ok and review_run.ok
     (lock,) = [a for a in lock_run.actions if a.action == "teleport_lock"]
     assert not lock.dry_run and lock.detail.startswith("lock user alice@example.com: ran tctl")
@@ -167,7 +167,7 @@ def test_apply_without_tctl_on_path_is_recorded(make_session, tmp_path, monkeypa
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     session = make_session(apply=True, tctl="tctl-missing")
     rule = load_rules(session.config).rules["prod-db-approve"]
-    run = run_rule(session, rule, **DAY, now=NOW)
+    run = run_rule(session, rule, DAY, now=NOW)
     (review,) = [a for a in run.actions if a.action == "tctl_review"]
     assert not review.ok and "tctl-missing not found on PATH" in review.detail
     assert not run.ok and run.error is None
@@ -177,19 +177,19 @@ def test_a_failed_webhook_delivery_is_kept_and_sent_by_the_next_run(make_session
     with webhook_server(500) as hook:
         session = make_session(webhook_url=hook.url, webhook_retries=0)
         rule = load_rules(session.config).rules["dba-requests"]
-        first = run_rule(session, rule, **DAY, now=NOW)
+        first = run_rule(session, rule, DAY, now=NOW)
         (failed,) = [a for a in first.actions if a.action == "webhook"]
         assert not failed.ok and failed.detail.endswith("kept for the next run")
         state = json.loads(Path(session.config.alerts.state_file).read_text())
         (kept,) = state[PENDING]["dba-requests"]
         assert kept["url"] == hook.url and kept["payload"] == hook.requests[0]["json"]
         later = NOW + dt.timedelta(minutes=5)
-        second = run_rule(session, rule, **DAY, now=later)
+        second = run_rule(session, rule, DAY, now=later)
         assert second.ok and second.alerts == [] and second.suppressed == 2
         (redelivered,) = second.actions
         assert redelivered.ok and redelivered.detail.startswith("delivery kept from ")
         assert [r["json"] for r in hook.requests] == [kept["payload"]] * 2
-        third = run_rule(session, rule, **DAY, now=later)
+        third = run_rule(session, rule, DAY, now=later)
         assert third.actions == [] and len(hook.requests) == 2
     state = json.loads(Path(session.config.alerts.state_file).read_text())
     assert state[PENDING] == {}
@@ -200,7 +200,7 @@ def test_a_failed_lock_keeps_no_cooldown_so_the_next_run_tries_again(make_sessio
     folder = write_rules(tmp_path / "r", ROOT_RULE)
     session = make_session(rules_dir=folder, apply=True, tctl="tctl-missing")
     rule = load_rules(session.config).rules["root-logins"]
-    first = run_rule(session, rule, **DAY, now=NOW)
+    first = run_rule(session, rule, DAY, now=NOW)
     assert [a.key for a in first.alerts] == ["alice@example.com"] and not first.ok
-    second = run_rule(session, rule, **DAY, now=NOW + dt.timedelta(hours=1))
+    second = run_rule(session, rule, DAY, now=NOW + dt.timedelta(hours=1))
     assert [a.key for a in second.alerts] == ["alice@example.com"] and second.suppressed == 0

@@ -35,11 +35,11 @@ def test_threshold_and_any_row_conditions(make_session, tmp_path):
     folder = write_rules(tmp_path / "r", ROOT_RULE + "---\n" + any_row)
     session = make_session(rules_dir=folder)
     ruleset = load_rules(session.config)
-    root = run_rule(session, ruleset.rules["root-logins"], **DAY, now=NOW, dry_run=True)
+    root = run_rule(session, ruleset.rules["root-logins"], DAY, now=NOW, dry_run=True)
     assert [(a.key, a.value, a.label) for a in root.alerts] == [
         ("alice@example.com", 2, "user=alice@example.com")
     ]
-    logins = run_rule(session, ruleset.rules["per-login"], **DAY, now=NOW, dry_run=True)
+    logins = run_rule(session, ruleset.rules["per-login"], DAY, now=NOW, dry_run=True)
     assert [(a.key, a.value) for a in logins.alerts] == [("root", 2), ("ubuntu", 1)]
 
 
@@ -47,7 +47,7 @@ def test_a_missing_column_is_a_rule_error_not_a_crash(make_session, tmp_path):
     text = ROOT_RULE.replace("per: user", "per: usr")
     session = make_session(rules_dir=write_rules(tmp_path / "r", text))
     rule = load_rules(session.config).rules["root-logins"]
-    run = run_rule(session, rule, **DAY, now=NOW)
+    run = run_rule(session, rule, DAY, now=NOW)
     assert "column usr is not in the query's results" in run.error
     assert "did you mean user" in run.error
     assert audit_events(session)[-1]["code"] == "AMA001W"
@@ -63,5 +63,5 @@ def test_saved_query_reference(make_session, tmp_path, store):
     )
     write_rules(tmp_path / "r", text)
     rule = load_rules(session.config).rules["root-logins"]
-    run = run_rule(session, rule, **DAY, now=NOW, dry_run=True)
+    run = run_rule(session, rule, DAY, now=NOW, dry_run=True)
     assert [a.key for a in run.alerts] == ["alice@example.com", "bob@example.com"]

@@ -21,6 +21,7 @@ from accessmon.session import Session
 from accessmon.sql.validate import check_query
 from accessmon.sql.views import all_views
 from accessmon.testing import athena_sql_for_duckdb, teleport_table
+from accessmon.window import Window
 
 from ..aws import ACCOUNT, REGION, FaultProxy, keep_queries_running, reset_transitions, seed_results
 from ..conftest import REPO, session_for
@@ -134,7 +135,7 @@ def _execution(aws, query_id):
 @pytest.mark.parametrize("sql", SEED_QUERIES)
 def test_generated_sql_is_small_pruned_trino(athena, sql):
     session = athena()
-    checked, _window, rendered = session.prepare(sql, start="2024-03-01", end="2024-03-07")
+    checked, _window, rendered = session.prepare(sql, Window.between("2024-03-01", "2024-03-07"))
     tree = sqlglot.parse_one(rendered, read="trino")  # valid Trino
     assert len(rendered.encode()) < 10_000
     ctes = [cte.alias for cte in tree.args["with_"].expressions]
@@ -154,7 +155,9 @@ def test_generated_sql_is_small_pruned_trino(athena, sql):
 def test_query_runs_in_workgroup_with_assumed_role(aws, athena):
     seed_results(aws["moto"], [["user", "n"], ["alice", "3"], ["bob", ""]], ["varchar", "bigint"])
     session = athena()
-    result = session.run("SELECT user, count(*) AS n FROM session_start GROUP BY user", days=30)
+    result = session.run(
+        "SELECT user, count(*) AS n FROM session_start GROUP BY user", Window.last_days(30)
+    )
     df = result.to_pandas()
     assert df["user"].tolist() == ["alice", "bob"]
     assert df["n"].tolist()[0] == 3
@@ -243,7 +246,7 @@ def test_failed_query_is_a_clear_error(aws, athena):
     aws["proxy"].fail_with = "SYNTAX_ERROR: line 1:8: Column 'nope' cannot be resolved"
     session = athena()
     with pytest.raises(EngineError, match="Column 'nope' cannot be resolved"):
-        session.run("SELECT * FROM exec")
+        session.run("SELECT * FROM exec", Window.last_days(7))
     last = json.loads(Path(session.config.audit_log).read_text().splitlines()[-1])
     assert last["code"] == "SRE001W" and "cannot be resolved" in last["error"]
 
@@ -255,7 +258,7 @@ def _seed_one(aws):
 def test_throttling_is_retried(aws, athena):
     _seed_one(aws)
     aws["proxy"].throttle_starts = 2
-    athena().run("SELECT * FROM exec")
+    athena().run("SELECT * FROM exec", Window.last_days(7))
     assert aws["proxy"].calls.count("StartQueryExecution") >= 3
 
 
@@ -264,7 +267,7 @@ def test_timeout_stops_the_query(aws, athena):
     try:
         session = athena(timeout_seconds=0.2)
         with pytest.raises(EngineError, match=r"stopped after 0\.2 s") as err:
-            session.run("SELECT * FROM exec")
+            session.run("SELECT * FROM exec", Window.last_days(7))
         query_id = str(err.value).split()[2]
         assert "StopQueryExecution" in aws["proxy"].calls
         assert _execution(aws, query_id)["Status"]["State"] == "CANCELLED"
@@ -277,13 +280,13 @@ def test_daily_budget_refuses_and_says_when_it_refills(aws, athena):
         _seed_one(aws)
     aws["proxy"].scanned_bytes = 60_000_000
     session = athena(data_limit=100_000_000)
-    session.run("SELECT * FROM exec")
-    session.run("SELECT * FROM exec")  # 60 MB used < 100 MB: allowed
+    session.run("SELECT * FROM exec", Window.last_days(7))
+    session.run("SELECT * FROM exec", Window.last_days(7))  # 60 MB used < 100 MB: allowed
     with pytest.raises(BudgetExceeded, match=r"refills at \d{4}-\d{2}-\d{2} 00:00 UTC"):
-        session.run("SELECT * FROM exec")
+        session.run("SELECT * FROM exec", Window.last_days(7))
     other = athena(data_limit=100_000_000)
     other.user = "carol"  # budgets are per analyst
-    other.run("SELECT * FROM exec")
+    other.run("SELECT * FROM exec", Window.last_days(7))
 
 
 def test_config_from_teleport_yaml(tmp_path):
@@ -333,8 +336,8 @@ def test_same_rows_as_the_embedded_engine(tmp_path, athena):
     con = teleport_table(store)
     nonempty = 0
     for sql in SEED_QUERIES:
-        expected = local.run(sql, start="2024-03-16", end=end).table.to_pylist()
-        _, _, athena_sql = remote.prepare(sql, start="2024-03-16", end=end)
+        expected = local.run(sql, Window.between("2024-03-16", end)).table.to_pylist()
+        _, _, athena_sql = remote.prepare(sql, Window.between("2024-03-16", end))
         got = con.sql(athena_sql_for_duckdb(athena_sql)).to_arrow_table().to_pylist()
         key = lambda r: json.dumps(r, sort_keys=True, default=str)  # noqa: E731
         assert sorted(map(key, got)) == sorted(map(key, expected)), sql

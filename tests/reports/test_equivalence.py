@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import pytest
 
+from accessmon.window import Window
+
 from ..conftest import build_store, session_for
 from ..sql.test_seed_queries import (
     R_DB_WEAK,
@@ -282,7 +284,7 @@ def test_the_events_cover_every_case(events):
 @pytest.mark.parametrize("name", list(EXPECTED))
 def test_report_query_matches_python(session, events, name):
     sql, expected = EXPECTED[name]
-    table = session.run(sql, start=FIRST_DAY, end=FIRST_DAY + dt.timedelta(days=DAYS)).table
+    table = session.run(sql, Window.between(FIRST_DAY, FIRST_DAY + dt.timedelta(days=DAYS))).table
     got = Counter(tuple(r.values()) for r in table.to_pylist())
     want = expected(events)
     assert got == want, (

@@ -22,7 +22,7 @@ FIXTURE = REPO / "tests" / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
 
 def test_run_report_findings_trends_and_audit(workdir, tmp_path):
     session = session_for(workdir / "data" / "audit", audit_log=tmp_path / "audit.jsonl")
-    run = run_report(session, "privilege_access_report", days=7)
+    run = run_report(session, "privilege_access_report", Window.last_days(7))
     assert run.state == "SUCCESS" and run.user == session.user
     assert [q.name for q in run.queries] == [name for name, _, _ in ORDER]
     for q in run.queries:
@@ -44,7 +44,7 @@ def test_run_report_findings_trends_and_audit(workdir, tmp_path):
 def test_report_needs_use_on_security_report(workdir, tmp_path):
     flags = {"user": "carol", "rbac": {"resources": [FIXTURE]}, "audit_log": tmp_path / "a.jsonl"}
     with pytest.raises(PermissionDenied, match="may not use security_report"):
-        run_report(session_for(workdir / "data" / "audit", **flags), "privilege_access_report")
+        run_report(session_for(workdir / "data" / "audit", **flags), "privilege_access_report", Window.last_days(7))
     assert audit.read(tmp_path / "a.jsonl")[-1]["code"] == "SRE002W"
 
 

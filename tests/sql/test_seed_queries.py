@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 
 from accessmon.errors import QueryError
+from accessmon.window import Window
 
 from ..conftest import SPEC, build_store, session_for
 
 SEED = SPEC.parent / "seed" / "access-monitoring.txt"
 START, END = "2024-03-18", "2024-03-21"
+WINDOW = Window.between(START, END)
 CLUSTER = "teleport.example.com"
 
 # -- the seed's queries, copied verbatim ----------------------------------------------------
@@ -386,7 +388,7 @@ def session(store):
 
 def rows(session, sql: str, ordered: bool = False) -> list[tuple]:
     """The rows as tuples of plain Python values; sorted unless the query orders totally."""
-    table = session.run(sql, start=START, end=END).table
+    table = session.run(sql, WINDOW).table
     out = [tuple(r.values()) for r in table.to_pylist()]
     return out if ordered else sorted(out, key=repr)
 
@@ -411,8 +413,7 @@ def test_store_holds_every_event(session):
         " + (SELECT count(*) FROM kube_request) + (SELECT count(*) FROM instance_join)"
         " + (SELECT count(*) FROM access_request_create)"
         " + (SELECT count(*) FROM access_request_review) AS n",
-        start=START,
-        end=END,
+        WINDOW,
     ).table.to_pylist()
     assert total == [{"n": len(EVENTS)}]
 
@@ -450,7 +451,7 @@ def test_ips_of_admin_annie(session):
 
 
 def test_access_requests_joined_to_reviews(session):
-    result = session.run(Q_REQUESTS_REVIEWS, start=START, end=END)
+    result = session.run(Q_REQUESTS_REVIEWS, WINDOW)
     # two reviews of req-1, none of req-2; all columns of both views
     assert len(result) == 2
     assert result.table.num_columns == 36 + 36
@@ -462,7 +463,7 @@ def test_access_requests_joined_to_reviews(session):
 
 
 def test_access_request_details_with_reviews(session):
-    result = session.run(Q_REQUEST_DETAILS, start=START, end=END)
+    result = session.run(Q_REQUEST_DETAILS, WINDOW)
     assert result.columns == ["user", "reason", "roles", "resource_ids", "reviewer", "state"]
     resource = {"cluster": CLUSTER, "kind": "node", "name": "srv-1", "sub_resource": None}
     expected = [
@@ -515,9 +516,9 @@ def test_report_query(session, name):
 
 def test_report_columns(session):
     for sql, _ in REPORT_EXPECTED.values():
-        cols = session.run(sql, start=START, end=END).columns
+        cols = session.run(sql, WINDOW).columns
         assert cols[:2] == ["event_date", "count"]
-    assert session.run(R_LONG_TOKENS, start=START, end=END).columns == [
+    assert session.run(R_LONG_TOKENS, WINDOW).columns == [
         "event_date",
         "count",
         "node_name",
@@ -564,11 +565,11 @@ def test_lifetimes_read_the_caches_parsed_times_with_the_same_answers(tmp_path):
     store = build_store(tmp_path, events)
     for use_cache in (True, False):
         with session_for(store, duckdb={"cache": use_cache}) as s:
-            sql = s.prepare(R_LONG_CERTS, start=START, end=END)[2]
+            sql = s.prepare(R_LONG_CERTS, WINDOW)[2]
             assert ("COALESCE(__instant__identity_expires" in sql) is use_cache
             assert rows(s, R_LONG_CERTS) == [(d(20), 1, "late"), (d(20), 1, "no-zone"),
                                              (d(20), 1, "offset")], use_cache  # fmt: skip
-            columns = s.run("SELECT * FROM cert_create", start=START, end=END).table.column_names
+            columns = s.run("SELECT * FROM cert_create", WINDOW).table.column_names
             assert not [c for c in columns if c.startswith("__")]
 
 
@@ -601,16 +602,16 @@ def test_a_time_that_is_no_time_fails_the_lifetime_check_as_on_athena(tmp_path):
     events = [_cert("x-1", "2024-03-20T10:00:00.000Z", "eve", "10.0.0.9", "next tuesday")]
     with session_for(build_store(tmp_path, events)) as s:
         with pytest.raises(QueryError, match="next tuesday"):
-            s.run(R_LONG_CERTS, start=START, end=END)
+            s.run(R_LONG_CERTS, WINDOW)
         with pytest.raises(QueryError, match="unknown column __instant__time"):
-            s.run("SELECT __instant__time FROM cert_create", start=START, end=END)
+            s.run("SELECT __instant__time FROM cert_create", WINDOW)
 
 
 # -- Trino semantics the analysts rely on ----------------------------------------------------
 
 
 def one(session, sql):
-    result = session.run(sql, start=START, end=END).table.to_pylist()
+    result = session.run(sql, WINDOW).table.to_pylist()
     assert len(result) == 1, result
     return result[0]
 
@@ -653,7 +654,7 @@ def test_instants_compared_without_a_time_zone_keep_their_offsets(session):
             f"SELECT {ts.format(a)} - {ts.format(b)} AS d, {ts.format(a)} = {ts.format(b)} AS same,"
             f" {ts.format(a)} > {ts.format(b)} AS later"
         )
-        assert "ENDS_WITH" in session.prepare(sql, start=START, end=END)[2]
+        assert "ENDS_WITH" in session.prepare(sql, WINDOW)[2]
         got = one(session, sql)
         assert (got["d"].days, got["d"].nanoseconds) == (days, nanoseconds), (a, b)
         assert (got["same"], got["later"]) == (days == nanoseconds == 0, days + nanoseconds > 0)
@@ -796,7 +797,7 @@ def test_user_on_a_view_without_user_is_an_error(session, sql):
     """cert_create and instance_join have no `user` column; Athena says so. DuckDB would
     answer with its own current user, 'duckdb', for every row."""
     with pytest.raises(QueryError, match="user"):
-        result = session.run(sql, start=START, end=END)
+        result = session.run(sql, WINDOW)
         assert "duckdb" not in str(result.table.to_pylist())
 
 

@@ -24,13 +24,14 @@ from accessmon.errors import QueryError
 from accessmon.sql.views import Column, View, teleport_views
 from accessmon.storage.ingest import ingest
 from accessmon.storage.store import files_between
+from accessmon.window import Window
 
 from ..conftest import REPO, SPEC, build_store, session_for, write_jsonl
 
 FIXTURES = REPO / "tests" / "fixtures" / "events"
 VIEWS = teleport_views()
 DAY = dt.date(2024, 3, 20)
-WINDOW = {"start": "2024-03-20", "end": "2024-03-20"}
+WINDOW = Window.between("2024-03-20", "2024-03-20")
 
 #: Label maps: Teleport's views read `$["<map>"]["key"]`, which real maps never have.
 MAP_COLUMN = re.compile(r"_(labels|traits)_(key|value)$")
@@ -191,12 +192,12 @@ def session(store_path):
 
 
 def run_view(session, view: View) -> pa.Table:
-    return session.run(f"SELECT * FROM {view.name}", **WINDOW).table
+    return session.run(f"SELECT * FROM {view.name}", WINDOW).table
 
 
-def rows(session, sql: str, **window) -> list[dict]:
+def rows(session, sql: str, window: Window | None = None) -> list[dict]:
     """Result rows as Python values (NULL -> None), without pandas' NaN for missing strings."""
-    return session.run(sql, **(window or WINDOW)).table.to_pylist()
+    return session.run(sql, window or WINDOW).table.to_pylist()
 
 
 @pytest.mark.parametrize("view", list(VIEWS.values()), ids=list(VIEWS))
@@ -259,16 +260,16 @@ def test_fixtures_fill_every_column_somewhere():
 
 def test_window_excludes_neighbouring_days(session):
     """The out-of-window events are in the store: a wider window returns them."""
-    wide = {"start": "2024-03-19", "end": "2024-03-21"}
-    df = session.query("SELECT event_date, user FROM session_start ORDER BY event_time", **wide)
+    wide = Window.between("2024-03-19", "2024-03-21")
+    df = session.query("SELECT event_date, user FROM session_start ORDER BY event_time", wide)
     assert list(df["user"]) == ["late@example.com", "alice@example.com"]
     assert list(df["event_date"]) == [dt.date(2024, 3, 19), DAY]
-    df = session.query("SELECT identity_user FROM cert_create ORDER BY event_time", **wide)
+    df = session.query("SELECT identity_user FROM cert_create ORDER BY event_time", wide)
     assert list(df["identity_user"]) == ["alice@example.com", "early@example.com"]
 
 
 def test_query_returns_dataframe(session):
-    df = session.query("SELECT * FROM exec", **WINDOW)
+    df = session.query("SELECT * FROM exec", WINDOW)
     assert isinstance(df, pd.DataFrame)
     assert list(df.columns) == list(VIEWS["exec"].column_names)
     assert len(df) == 1
@@ -314,7 +315,7 @@ def test_user_column_missing_from_view_is_an_error(session, view):
     """DuckDB would bind a missing `user` to its current_user function and answer 'duckdb';
     like Athena, accessmon refuses the column instead."""
     with pytest.raises(QueryError, match=f"unknown column user in {view}"):
-        session.run(f"SELECT user FROM {view}", **WINDOW)
+        session.run(f"SELECT user FROM {view}", WINDOW)
 
 
 def test_store_row_columns(store_path):
@@ -414,7 +415,7 @@ def test_event_time_is_truncated_to_ms_and_time_kept_as_text(make_store):
         {"event": "exec", "uid": "t-2", "time": "2024-03-20T14:12:03.9+02:00", "user": "b"},
     ]
     session = make_store(events)
-    table = session.run("SELECT user, event_time, time FROM exec ORDER BY user", **WINDOW).table
+    table = session.run("SELECT user, event_time, time FROM exec ORDER BY user", WINDOW).table
     assert table.to_pylist() == [
         {
             "user": "a",

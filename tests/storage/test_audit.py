@@ -11,6 +11,7 @@ import threading
 
 from accessmon.storage import audit
 from accessmon.storage.ingest import ingest
+from accessmon.window import Window
 
 from ..conftest import session_for
 
@@ -108,5 +109,7 @@ def test_the_trail_is_a_log_that_ingest_reads_back(tmp_path):
     store = tmp_path / "store"
     ingest([log], store)
     with session_for(store, audit_log=tmp_path / "other.jsonl") as session:
-        result = session.run("SELECT event, user FROM secreports_audit_query_run", days=1)
+        result = session.run(
+            "SELECT event, user FROM secreports_audit_query_run", Window.last_days(1)
+        )
     assert result.table.to_pylist() == [{"event": "secreports.audit.query.run", "user": "alice"}]

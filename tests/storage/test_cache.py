@@ -20,12 +20,13 @@ from accessmon.sql.views import Column, teleport_views
 from accessmon.storage import cache
 from accessmon.storage import store as store_mod
 from accessmon.storage.ingest import ingest
+from accessmon.window import Window
 
 from ..conftest import write_jsonl
 
 VIEWS = teleport_views()
 DAYS = [dt.date(2024, 3, d) for d in (18, 19, 20)]
-WINDOW = {"start": DAYS[0], "end": DAYS[-1]}
+WINDOW = Window.between(DAYS[0], DAYS[-1])
 text = st.text(alphabet=string.ascii_letters + string.digits + " ./:-'\"é", max_size=12)
 
 
@@ -79,7 +80,7 @@ def _session(store, use_cache: bool) -> Session:
 
 
 def _rows(session: Session, view: str) -> list[str]:
-    rows = session.run(f"SELECT * FROM {view}", **WINDOW).table.to_pylist()
+    rows = session.run(f"SELECT * FROM {view}", WINDOW).table.to_pylist()
     return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
 
 
@@ -118,8 +119,8 @@ def test_a_changed_file_invalidates_its_day_and_is_rebuilt(tmp_path):
     )
     session = _session(store, True)
     sql = "SELECT login FROM session_start ORDER BY login"
-    assert session.prepare(sql, **WINDOW)[2].count("json_transform") == 0  # all from the cache
-    assert session.query(sql, **WINDOW)["login"].tolist() == ["root", "ubuntu"]
+    assert session.prepare(sql, WINDOW)[2].count("json_transform") == 0  # all from the cache
+    assert session.query(sql, WINDOW)["login"].tolist() == ["root", "ubuntu"]
 
     # `aws s3 sync` replaces the 2024-03-20 file with one holding more events
     (source,) = store_mod.partition_files(store, dt.date(2024, 3, 20))
@@ -134,17 +135,17 @@ def test_a_changed_file_invalidates_its_day_and_is_rebuilt(tmp_path):
     assert cache.status(store) == {"files": 2, "cached": 1, "not_cached": 1, "stale_batches": 1}
 
     fresh = _session(store, True)
-    rendered = fresh.prepare(sql, **WINDOW)[2]
+    rendered = fresh.prepare(sql, WINDOW)[2]
     assert "json_transform" in rendered  # the changed partition is parsed, not served stale
     assert "WHERE event_date IN (DATE '2024-03-19')" in rendered
     assert rendered.count(str(source)) == 1  # the 20th's file is parsed; the 19th is cached
-    assert fresh.query(sql, **WINDOW)["login"].tolist() == ["admin", "root", "ubuntu"]
+    assert fresh.query(sql, WINDOW)["login"].tolist() == ["admin", "root", "ubuntu"]
 
     assert cache.build(store) == (2, 3)
     assert cache.status(store) == {"files": 2, "cached": 2, "not_cached": 0, "stale_batches": 0}
     rebuilt = _session(store, True)
-    assert rebuilt.prepare(sql, **WINDOW)[2].count("json_transform") == 0
-    assert rebuilt.query(sql, **WINDOW)["login"].tolist() == ["admin", "root", "ubuntu"]
+    assert rebuilt.prepare(sql, WINDOW)[2].count("json_transform") == 0
+    assert rebuilt.query(sql, WINDOW)["login"].tolist() == ["admin", "root", "ubuntu"]
 
 
 def test_new_files_are_parsed_until_cached(tmp_path):
@@ -159,7 +160,7 @@ def test_new_files_are_parsed_until_cached(tmp_path):
         store / "2024-03-20" / "synced.parquet",
     )  # fmt: skip
     session = _session(store, True)
-    assert session.query("SELECT count(*) AS n FROM session_start", **WINDOW)["n"][0] == 2
+    assert session.query("SELECT count(*) AS n FROM session_start", WINDOW)["n"][0] == 2
     assert cache.status(store)["not_cached"] == 1
 
 
@@ -182,7 +183,7 @@ def test_a_cache_rebuilt_between_plan_and_run_is_planned_again(tmp_path):
         return sql
 
     session.engine.render = render_then_rebuild
-    assert session.query("SELECT login FROM session_start ORDER BY login", **WINDOW)[
+    assert session.query("SELECT login FROM session_start ORDER BY login", WINDOW)[
         "login"
     ].tolist() == ["root", "x"]
     assert rebuilt == [(2, 2)]
@@ -201,15 +202,15 @@ def test_small_batches_of_hourly_ingests_are_merged(tmp_path):
     assert cache.status(store) == {"files": 5, "cached": 5, "not_cached": 0, "stale_batches": 0}
     sql = "SELECT login FROM session_start ORDER BY login"
     expected = [f"l{i}" for i in range(5)]
-    assert _session(store, True).query(sql, **WINDOW)["login"].tolist() == expected
+    assert _session(store, True).query(sql, WINDOW)["login"].tolist() == expected
 
     # a part left behind beside its merged batch (killed between rename and delete)
     (merged,) = folders
     part = root / "19700101T000000000000-leftover"
     shutil.copytree(merged, part)
     session = _session(store, True)
-    assert session.prepare(sql, **WINDOW)[2].count("session_start.parquet") == 1
-    assert session.query(sql, **WINDOW)["login"].tolist() == expected
+    assert session.prepare(sql, WINDOW)[2].count("session_start.parquet") == 1
+    assert session.query(sql, WINDOW)["login"].tolist() == expected
     assert cache.status(store)["stale_batches"] == 1
     cache.build(store)  # drops the superseded part
     assert not part.exists()
@@ -231,13 +232,13 @@ def test_event_data_stored_as_bytes_reads_as_text(tmp_path):
     )  # fmt: skip
     sql = "SELECT login FROM session_start ORDER BY login"
     for use_cache in (True, False):
-        assert _session(store, use_cache).query(sql, **WINDOW)["login"].tolist() == [
+        assert _session(store, use_cache).query(sql, WINDOW)["login"].tolist() == [
             "admin",
             "root",
         ]
     cache.build(store)
     assert cache.status(store)["not_cached"] == 0
-    assert _session(store, True).query(sql, **WINDOW)["login"].tolist() == ["admin", "root"]
+    assert _session(store, True).query(sql, WINDOW)["login"].tolist() == ["admin", "root"]
 
 
 def test_a_batch_is_ordered_by_day_whatever_order_its_files_come_in(tmp_path):
@@ -276,12 +277,12 @@ def test_batches_written_slice_by_slice_give_the_json_answers(tmp_path, monkeypa
     for folder in folders[:-1]:  # the last batch holds what is left
         assert max(pq.ParquetFile(f).num_row_groups for f in folder.glob("*.parquet")) > 1
     assert cache.status(store)["not_cached"] == 0
-    window = {"start": end - dt.timedelta(days=2), "end": end}
+    window = Window.between(end - dt.timedelta(days=2), end)
     cached, parsed = _session(store, True), _session(store, False)
     for view in sorted(VIEWS):
         sql = f"SELECT * FROM {view}"
-        assert cached.prepare(sql, **window)[2].count("json_transform") == 0
-        a, b = (s.run(sql, **window).table.to_pylist() for s in (cached, parsed))
+        assert cached.prepare(sql, window)[2].count("json_transform") == 0
+        a, b = (s.run(sql, window).table.to_pylist() for s in (cached, parsed))
         key = lambda r: json.dumps(r, sort_keys=True, default=str)  # noqa: E731
         assert sorted(map(key, a)) == sorted(map(key, b)), view
 
@@ -322,7 +323,7 @@ def test_a_failed_build_keeps_the_stale_batch_until_its_replacement_exists(tmp_p
         cache.build(store)
     assert batch.folder.is_dir()
     session = _session(store, True)
-    assert session.prepare("SELECT login FROM session_start", **WINDOW)[2].count(str(source)) == 1
+    assert session.prepare("SELECT login FROM session_start", WINDOW)[2].count(str(source)) == 1
     monkeypatch.undo()
     assert cache.build(store) == (2, 2)
     assert not batch.folder.exists()

@@ -11,6 +11,7 @@ from accessmon.result import QueryResult, QueryStats
 from accessmon.sql.examples import get_example, load_examples
 from accessmon.ui.editor import PAGE_SIZE, Editor
 from accessmon.ui.frames import chart_figure, stats_text, unique_names
+from accessmon.window import Window
 
 from .conftest import USERS, WINDOW, audit_lines, rbac_session
 
@@ -69,7 +70,28 @@ def test_a_window_after_its_end_is_refused_before_running(editor):
     assert editor.set_window(start="2024-03-21", end="2024-03-20") is None
     assert editor.error == "--from 2024-03-21 is after --to 2024-03-20"
     assert editor.set_window(days=30).days == 30
-    assert editor.window_args == {"days": 30}
+    assert editor.window == Window.last_days(30)
+
+
+def test_set_window_takes_a_window_or_its_parts(editor):
+    span = Window.between("2024-03-20", "2024-03-21")
+    assert editor.set_window(span) == span and editor.window == span
+    assert editor.set_window(span, days=3) is None
+    assert editor.error == "give either a window or days / start and end, not both"
+    assert editor.window == span
+
+
+def test_a_preset_follows_today_and_a_range_stays_put(editor, monkeypatch):
+    """The editor may stay open past midnight: `--days 7` then means the seven days to now."""
+    import datetime as dt
+
+    from accessmon import window as window_mod
+
+    editor.set_window(days=7)
+    monkeypatch.setattr(window_mod, "utc_today", lambda: dt.date(2030, 1, 8))
+    assert editor.window == Window(dt.date(2030, 1, 2), dt.date(2030, 1, 8), 7)
+    editor.set_window(start="2024-03-20", end="2024-03-21")
+    assert editor.window == Window.between("2024-03-20", "2024-03-21")
 
 
 def test_pages_of_fifty_and_sorting(editor):

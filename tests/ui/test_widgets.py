@@ -67,7 +67,7 @@ def test_widgets_only_wire_the_methods(editor, tmp_path):
     assert pq.read_table(tmp_path / "x.parquet").num_rows == 120
     assert str(tmp_path / "x.parquet") in ui["link"].value
     ui["window"].value = 30
-    assert editor.window_args == {"days": 30}
+    assert editor.window.days == 30
     ui["views"].value = "exec"
     assert ("command (varchar)", "command") in ui["columns"].options
     ui["sql"].value = "SELECT * FROM cert_creat"

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
-from accessmon.ui.cli.common import global_options, session_from_options, window_options
+from accessmon.ui.cli.common import (
+    global_options,
+    session_from_options,
+    window_from_options,
+    window_options,
+)
 
 
 @click.group("alert")
@@ -54,6 +59,7 @@ def alert_run(name, run_all, days, start, end, dry_run) -> None:
 
     if bool(name) == run_all:
         raise click.UsageError("give a rule NAME or --all")
+    window = window_from_options(days, start, end, default=False)
 
     def show(run: RuleRun) -> None:
         w = run.window
@@ -77,7 +83,7 @@ def alert_run(name, run_all, days, start, end, dry_run) -> None:
                 click.echo(f"error: {run.rule}: {result.action}: {result.detail}", err=True)
 
     with session_from_options() as session:
-        runs, errors = run_rules(session, name, days, start, end, dry_run=dry_run, progress=show)
+        runs, errors = run_rules(session, name, window, dry_run=dry_run, progress=show)
     for error in errors:
         click.echo(f"error: {error}", err=True)
     if errors or not all(r.ok for r in runs):

@@ -17,6 +17,7 @@ import click
 if TYPE_CHECKING:
     from accessmon.config import Config
     from accessmon.session import Session
+    from accessmon.window import Window
 
 _GLOBAL_OPTIONS = [
     click.option(
@@ -69,8 +70,9 @@ def global_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def window_options(
     days_default: str = "7",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """--days / --from / --to, as `days, start, end`; `days_default` is what the help promises
-    when none is given (alert rules fall back to their own window, not to 7 days)."""
+    """--days / --from / --to, as `days, start, end` for `window_from_options`; `days_default`
+    is what the help promises when none is given (alert rules fall back to their own window,
+    not to 7 days)."""
 
     options = [
         click.option(
@@ -88,6 +90,19 @@ def window_options(
         return f
 
     return decorate
+
+
+def window_from_options(
+    days: int | None, start: str | None, end: str | None, *, default: bool = True
+) -> Window | None:
+    """The one Window of a command's --days / --from / --to, resolved before anything runs;
+    with none given, the last 7 days, or None when `default` is False (each alert rule then
+    reads its own window). A bad combination raises the error that names the flags."""
+    from accessmon.window import Window
+
+    if not default and days is None and start is None and end is None:
+        return None
+    return Window.resolve(days, start, end)
 
 
 def config_from_options() -> Config:

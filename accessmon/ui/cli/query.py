@@ -51,10 +51,11 @@ def query_exec(sql, name, days, start, end, fmt, show_sql, stats, csv_guard) -> 
             raise click.UsageError("give the SQL as an argument or on stdin")
         sql = sys.stdin.read()
     with session:
+        window = session.query_window(sql, days, start, end, prepare=show_sql)
         if show_sql:
-            click.echo(session.prepare(sql, days, start, end)[2])
+            click.echo(session.prepare(sql, window)[2])
             return
-        result = session.run(sql, days, start, end)
+        result = session.run(sql, window)
     if fmt == "json":
         click.echo(output.to_tctl_json(result.table))
     elif fmt == "csv":

@@ -8,7 +8,12 @@ import click
 
 from accessmon.errors import AccessmonError
 from accessmon.storage import audit
-from accessmon.ui.cli.common import global_options, session_from_options, window_options
+from accessmon.ui.cli.common import (
+    global_options,
+    session_from_options,
+    window_from_options,
+    window_options,
+)
 
 
 @click.group()
@@ -67,12 +72,11 @@ def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
     """Run a report headless: the notebook with papermill, then one self-contained HTML."""
     from accessmon.reports.definitions import load_definitions
     from accessmon.reports.notebook import render
-    from accessmon.window import Window
 
     if bool(name) == run_all:
         raise click.UsageError("give a report NAME or --all")
     session = session_from_options()
-    window = Window.resolve(days, start, end)
+    window = window_from_options(days, start, end)
     out = out_dir or Path(session.config.output_dir)
     names = [name] if name else list(load_definitions(Path(session.config.reports_dir))[0])
     failed = False

@@ -36,3 +36,21 @@ def test_exec_reads_stdin_and_prints_csv_or_a_table(tmp_path):
     assert csv.stdout == "user,f\nalice,'=1+1\n"
     table = run([*args, "--format", "table", sql], tmp_path)
     assert "alice" in table.stdout and "=1+1" in table.stdout
+
+
+def test_an_impossible_window_is_refused_once_and_audited(tmp_path):
+    """The window is resolved where the flags enter, and the refusal lands in the audit trail
+    as a failed run (or, with --show-sql, a failed prepare), as before the flags became a Window."""
+    store = build_store(tmp_path, [EVENT])
+    log = tmp_path / "audit.jsonl"
+    env = {"ACCESSMON_STORE": str(store), "ACCESSMON_AUDIT_LOG": str(log)}
+    bad = ["--days", "3", "--from", "2024-03-20", "--to", "2024-03-20"]
+    for extra in ([], ["--show-sql"]):
+        out = run(["query", "exec", *bad, *extra, "SELECT 1 AS x"], tmp_path, env=env)
+        assert out.returncode == 1
+        assert out.stderr == "error: give either --days or --from/--to, not both\n"
+    got = [(r["event"], r["success"], r["query"]) for r in map(json.loads, log.open())]
+    assert got == [
+        ("secreports.audit.query.run", False, "SELECT 1 AS x"),
+        ("accessmon.audit_query.prepare", False, "SELECT 1 AS x"),
+    ]
