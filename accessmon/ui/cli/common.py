@@ -67,6 +67,13 @@ def global_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def format_option(*choices: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--format`, the first choice the default: one spelling for every command."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(choices)), default=choices[0], show_default=True
+    )
+
+
 def window_options(
     days_default: str = "7",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -6,12 +6,12 @@ import json
 
 import click
 
-from accessmon.ui.cli.common import global_options, session_from_options
+from accessmon.ui.cli.common import format_option, global_options, session_from_options
 
 
 @click.command()
 @click.argument("view", required=False)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @global_options
 def schema(view: str | None, fmt: str) -> None:
     """List the views, or one view's columns and types."""
@@ -44,7 +44,7 @@ def schema(view: str | None, fmt: str) -> None:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @global_options
 def whoami(fmt: str) -> None:
     """Who accessmon thinks you are, your roles, and what they allow."""

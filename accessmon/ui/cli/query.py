@@ -7,7 +7,12 @@ import sys
 
 import click
 
-from accessmon.ui.cli.common import global_options, session_from_options, window_options
+from accessmon.ui.cli.common import (
+    format_option,
+    global_options,
+    session_from_options,
+    window_options,
+)
 
 
 @click.group()
@@ -20,13 +25,7 @@ def query() -> None:
 @click.argument("sql", required=False)
 @click.option("--name", help="Run the saved query of this name.")
 @window_options()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["json", "csv", "table"]),
-    default="json",
-    show_default=True,
-)
+@format_option("json", "csv", "table")
 @click.option("--show-sql", is_flag=True, help="Print the SQL the engine would run, and stop.")
 @click.option("--stats", is_flag=True, help="Print engine statistics on stderr.")
 @click.option(

@@ -9,6 +9,7 @@ import click
 from accessmon.errors import AccessmonError
 from accessmon.storage import audit
 from accessmon.ui.cli.common import (
+    format_option,
     global_options,
     session_from_options,
     window_from_options,
@@ -53,13 +54,7 @@ def report_ls() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Output folder [default: ./reports, or output_dir].",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["html", "ipynb", "both"]),
-    default="html",
-    show_default=True,
-)
+@format_option("html", "ipynb", "both")
 @click.option(
     "--wait",
     type=float,
@@ -101,7 +96,7 @@ def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
 
 @report.command("get")
 @click.argument("name")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @global_options
 def report_get(name: str, fmt: str) -> None:
     """Print the latest results of a report."""

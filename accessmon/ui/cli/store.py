@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from accessmon.ui.cli.common import config_from_options, global_options
+from accessmon.ui.cli.common import config_from_options, format_option, global_options
 
 
 @click.command()
@@ -93,7 +93,7 @@ def cache_clear() -> None:
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@format_option("table", "json")
 @global_options
 def summary(fmt: str) -> None:
     """What the store holds: days, files, events per type."""
