@@ -19,6 +19,8 @@ from accessmon.storage.ingest import ingest
 REPO = Path(__file__).resolve().parent.parent
 # Copies of the facts in ../shared that tests check, so every test runs in any clone.
 SPEC = REPO / "tests" / "fixtures" / "shared" / "spec"
+#: Roles and users as `tctl get roles,users` prints them.
+ROLES_FIXTURE = REPO / "tests" / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
 
 
 def write_jsonl(path: Path, events: Iterable[dict]) -> Path:
@@ -70,3 +72,15 @@ def run(args, cwd: Path, stdin: str | None = None, env: dict | None = None):
     return subprocess.run(
         [exe, *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=clean
     )
+
+
+def roles_session(tmp_path: Path, user: str, store: Path | None = None) -> Session:
+    """A session as `user` under the fixture's Teleport roles, on a store holding EVENT."""
+    flags = {
+        "store": store or build_store(tmp_path, [EVENT]),
+        "user": user,
+        "rbac": {"resources": [ROLES_FIXTURE]},
+        "audit_log": tmp_path / "audit.jsonl",
+        "queries_dir": tmp_path / "queries",
+    }
+    return Session(load_config(flags=flags, environ={}))

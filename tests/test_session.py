@@ -18,9 +18,9 @@ from accessmon.sql.validate import CheckedQuery
 from accessmon.storage import audit
 from accessmon.window import Window
 
-from .conftest import EVENT, REPO, build_store, session_for
+from .conftest import EVENT, ROLES_FIXTURE, build_store, session_for
 
-ROLES = REPO / "tests" / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
+ROLES = ROLES_FIXTURE
 DAY = Window.between("2024-03-20", "2024-03-20")
 EXEC = {
     "event": "exec",

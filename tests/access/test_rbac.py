@@ -8,16 +8,14 @@ import logging
 import pytest
 
 from accessmon.access import rbac
-from accessmon.config import load_config
 from accessmon.errors import ConfigError, PermissionDenied, QueryError
-from accessmon.session import Session
 from accessmon.storage import audit
 from accessmon.storage.ingest import ingest
 from accessmon.window import Window
 
-from ..conftest import REPO, build_store, run
+from ..conftest import ROLES_FIXTURE, build_store, roles_session, run
 
-FIXTURE = REPO / "tests" / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
+FIXTURE = ROLES_FIXTURE
 POLICY = rbac.load_policy([FIXTURE])
 EVENT = {
     "event": "session.start",
@@ -152,24 +150,13 @@ def test_a_missing_rbac_file_is_an_error_naming_it(tmp_path):
 # -- through the Session, the CLI and the audit trail -----------------------------------------
 
 
-def _session(tmp_path, user, store=None) -> Session:
-    flags = {
-        "store": store or build_store(tmp_path, [EVENT]),
-        "user": user,
-        "rbac": {"resources": [FIXTURE]},
-        "audit_log": tmp_path / "audit.jsonl",
-        "queries_dir": tmp_path / "queries",
-    }
-    return Session(load_config(flags=flags, environ={}))
-
-
 def test_audit_trail_records_allowed_denied_and_failed_runs(tmp_path):
     store = build_store(tmp_path, [EVENT])
-    _session(tmp_path, "alice", store).run("SELECT login FROM session_start", WINDOW)
+    roles_session(tmp_path, "alice", store).run("SELECT login FROM session_start", WINDOW)
     with pytest.raises(PermissionDenied):
-        _session(tmp_path, "bob", store).run("SELECT login FROM session_start", WINDOW)
+        roles_session(tmp_path, "bob", store).run("SELECT login FROM session_start", WINDOW)
     with pytest.raises(QueryError):
-        _session(tmp_path, "alice", store).run("SELECT nope FROM session_start", WINDOW)
+        roles_session(tmp_path, "alice", store).run("SELECT nope FROM session_start", WINDOW)
     records = audit.read(tmp_path / "audit.jsonl")
     assert [(r["user"], r["code"], r["success"]) for r in records] == [
         ("alice", "SRE001I", True),
@@ -183,7 +170,7 @@ def test_audit_trail_records_allowed_denied_and_failed_runs(tmp_path):
     assert "access denied" in records[1]["error"]
     # the trail is itself a Teleport-style log: ingest it and query the auditors
     ingest([tmp_path / "audit.jsonl"], store)
-    df = _session(tmp_path, "alice", store).query(
+    df = roles_session(tmp_path, "alice", store).query(
         "SELECT user, code, success, query FROM secreports_audit_query_run ORDER BY time", days=1
     )
     assert df["user"].tolist()[:3] == ["alice", "bob", "alice"]
@@ -191,7 +178,7 @@ def test_audit_trail_records_allowed_denied_and_failed_runs(tmp_path):
 
 
 def test_denied_user_gets_nothing_from_the_python_api(tmp_path):
-    bob = _session(tmp_path, "bob")
+    bob = roles_session(tmp_path, "bob")
     for call in (
         lambda: bob.query("SELECT * FROM session_start", WINDOW),
         lambda: bob.prepare("SELECT * FROM session_start", WINDOW),
@@ -260,7 +247,7 @@ def test_saved_queries_round_trip_and_checks(tmp_path):
 def test_python_api_decisions_are_each_one_audit_line(tmp_path):
     """Views, saved queries and --show-sql through the Session: allowed or denied, audited."""
     store = build_store(tmp_path, [EVENT])
-    dave, bob = _session(tmp_path, "dave", store), _session(tmp_path, "bob", store)
+    dave, bob = roles_session(tmp_path, "dave", store), roles_session(tmp_path, "bob", store)
     dave.save_query("q", "SELECT 1 AS x")
     dave.save_query("q", "SELECT 2 AS x")
     dave.views()

@@ -24,9 +24,9 @@ from accessmon.session import Session, os_account, resolve_identity
 from accessmon.storage import audit
 from accessmon.window import Window
 
-from ..conftest import build_store, run
+from ..conftest import ROLES_FIXTURE, build_store, roles_session, run
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
+FIXTURE = ROLES_FIXTURE
 EVENT = {
     "event": "session.start",
     "uid": "u1",
@@ -38,23 +38,12 @@ DAY = ["--from", "2024-03-20", "--to", "2024-03-20"]
 SQL = "SELECT login FROM session_start"
 
 
-def _session(tmp_path: Path, user: str) -> Session:
-    flags = {
-        "store": build_store(tmp_path, [EVENT]),
-        "user": user,
-        "rbac": {"resources": [FIXTURE]},
-        "audit_log": tmp_path / "audit.jsonl",
-        "queries_dir": tmp_path / "queries",
-    }
-    return Session(load_config(flags=flags, environ={}))
-
-
 # -- 19: the Python API ------------------------------------------------------------------------
 
 
 def test_a_denied_user_gets_no_rows_from_any_public_method(tmp_path):
     """`bob.execute(sql, window)` returned rows, unaudited, to a user `run` denies."""
-    bob = _session(tmp_path, "bob")
+    bob = roles_session(tmp_path, "bob")
     window = Window.resolve(None, "2024-03-20", "2024-03-20")
     assert not hasattr(bob, "execute")
     for name in ("run", "query", "prepare"):

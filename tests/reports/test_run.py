@@ -14,10 +14,10 @@ from accessmon.reports.run import _findings, _split_by_date, check_run, run_quer
 from accessmon.storage import audit
 from accessmon.window import Window
 
-from ..conftest import REPO, session_for
+from ..conftest import ROLES_FIXTURE, REPO, session_for
 from .conftest import ORDER
 
-FIXTURE = REPO / "tests" / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
+FIXTURE = ROLES_FIXTURE
 
 
 def test_run_report_findings_trends_and_audit(workdir, tmp_path):

@@ -12,9 +12,9 @@ from accessmon.storage import audit
 from accessmon.ui.editor import Editor
 from accessmon.ui.widgets import QueryEditor
 
-from ..conftest import build_store, session_for
+from ..conftest import ROLES_FIXTURE, build_store, session_for
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
+FIXTURE = ROLES_FIXTURE
 USERS = ("alice", "bob", "carol")
 WINDOW = {"start": "2024-03-20", "end": "2024-03-21"}
 

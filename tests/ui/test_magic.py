@@ -12,9 +12,9 @@ from accessmon import reports
 from accessmon.storage import audit
 from accessmon.ui.magic import AccessmonMagics, split_line_sql
 
-from ..conftest import EVENT, build_store
+from ..conftest import EVENT, ROLES_FIXTURE, build_store
 
-FIXTURE = Path(__file__).parent.parent / "fixtures" / "rbac" / "tctl_get_roles_users.yaml"
+FIXTURE = ROLES_FIXTURE
 DAY = "--from 2024-03-20 --to 2024-03-20"
 
 
