@@ -20,7 +20,6 @@ from accessmon.window import Window
 
 from .conftest import EVENT, ROLES_FIXTURE, build_store, session_for
 
-ROLES = ROLES_FIXTURE
 DAY = Window.between("2024-03-20", "2024-03-20")
 EXEC = {
     "event": "exec",
@@ -77,7 +76,9 @@ def test_checked_records_a_failed_body_with_its_error_and_reraises(session):
 
 
 def test_a_denied_decision_never_runs_the_body(store, tmp_path):
-    bob = session_for(store, user="bob", rbac={"resources": [ROLES]}, audit_log=tmp_path / "a")
+    bob = session_for(
+        store, user="bob", rbac={"resources": [ROLES_FIXTURE]}, audit_log=tmp_path / "a"
+    )
     ran = []
     with pytest.raises(PermissionDenied), bob.checked(audit.SCHEMA, "list", "audit_query"):
         ran.append(True)
@@ -170,7 +171,9 @@ def test_query_takes_a_window_or_its_parts_not_both(session):
 
 
 def test_a_denied_run_is_audited_and_never_reaches_the_engine(store, tmp_path):
-    bob = session_for(store, user="bob", rbac={"resources": [ROLES]}, audit_log=tmp_path / "a")
+    bob = session_for(
+        store, user="bob", rbac={"resources": [ROLES_FIXTURE]}, audit_log=tmp_path / "a"
+    )
     with pytest.raises(PermissionDenied):
         bob.run("SELECT user FROM exec", DAY)
     (line,) = lines(bob)
@@ -179,7 +182,9 @@ def test_a_denied_run_is_audited_and_never_reaches_the_engine(store, tmp_path):
 
 def test_execute_checks_the_sql_but_neither_the_role_nor_the_audit(store, tmp_path):
     """_execute serves reports and rules, which check and audit the whole run themselves."""
-    bob = session_for(store, user="bob", rbac={"resources": [ROLES]}, audit_log=tmp_path / "a")
+    bob = session_for(
+        store, user="bob", rbac={"resources": [ROLES_FIXTURE]}, audit_log=tmp_path / "a"
+    )
     with bob:
         result = bob._execute(
             "SELECT user, command FROM exec", Window.between("2024-03-20", "2024-03-20")

@@ -13,17 +13,9 @@ from accessmon.storage import audit
 from accessmon.storage.ingest import ingest
 from accessmon.window import Window
 
-from ..conftest import ROLES_FIXTURE, build_store, roles_session, run
+from ..conftest import EVENT, ROLES_FIXTURE, build_store, roles_session, run
 
-FIXTURE = ROLES_FIXTURE
-POLICY = rbac.load_policy([FIXTURE])
-EVENT = {
-    "event": "session.start",
-    "uid": "u1",
-    "time": "2024-03-20T10:00:00.000Z",
-    "user": "x",
-    "login": "root",
-}
+POLICY = rbac.load_policy([ROLES_FIXTURE])
 WINDOW = Window.between("2024-03-20", "2024-03-20")
 
 # user, verb, resource, allowed
@@ -192,7 +184,7 @@ def test_denied_user_gets_nothing_from_the_python_api(tmp_path):
 
 def test_denied_user_gets_nothing_from_the_cli(tmp_path):
     build_store(tmp_path, [EVENT], name="data/audit")
-    (tmp_path / "accessmon.yaml").write_text(f"rbac: {{resources: [{FIXTURE}]}}\n")
+    (tmp_path / "accessmon.yaml").write_text(f"rbac: {{resources: [{ROLES_FIXTURE}]}}\n")
     for args in (
         ["query", "exec", "--days", "1", "SELECT * FROM session_start"],
         ["query", "exec", "--show-sql", "SELECT * FROM session_start"],
@@ -209,7 +201,7 @@ def test_denied_user_gets_nothing_from_the_cli(tmp_path):
 
 def test_saved_queries_round_trip_and_checks(tmp_path):
     build_store(tmp_path, [EVENT], name="data/audit")
-    (tmp_path / "accessmon.yaml").write_text(f"rbac: {{resources: [{FIXTURE}]}}\n")
+    (tmp_path / "accessmon.yaml").write_text(f"rbac: {{resources: [{ROLES_FIXTURE}]}}\n")
     sql = "SELECT login, count(*) AS n FROM session_start GROUP BY login"
     created = run(
         ["query", "create", "--user", "dave", "--name", "logins", "--title", "Logins", sql],

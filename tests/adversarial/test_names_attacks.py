@@ -31,8 +31,7 @@ from accessmon.reports.state import (
 from accessmon.ui import output
 from accessmon.window import Window
 
-from ..access.test_rbac import FIXTURE
-from ..conftest import EVENT, build_store, run
+from ..conftest import EVENT, ROLES_FIXTURE, build_store, run
 
 REAL = "privilege_access_report"
 TRAVERSALS = [
@@ -57,7 +56,7 @@ def workdir(tmp_path) -> Path:
     root.mkdir()
     build_store(root, [EVENT], name="data/audit")
     (root / "accessmon.yaml").write_text(
-        f"rbac: {{resources: [{FIXTURE}]}}\naudit_log: ./audit.jsonl\n"
+        f"rbac: {{resources: [{ROLES_FIXTURE}]}}\naudit_log: ./audit.jsonl\n"
     )
     write_state(root / "reports", f"{REAL}_7_days", "SUCCESS", results="r.json")
     return root

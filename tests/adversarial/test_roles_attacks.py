@@ -24,16 +24,8 @@ from accessmon.session import Session, os_account, resolve_identity
 from accessmon.storage import audit
 from accessmon.window import Window
 
-from ..conftest import ROLES_FIXTURE, build_store, roles_session, run
+from ..conftest import EVENT, ROLES_FIXTURE, build_store, roles_session, run
 
-FIXTURE = ROLES_FIXTURE
-EVENT = {
-    "event": "session.start",
-    "uid": "u1",
-    "time": "2024-03-20T10:00:00.000Z",
-    "user": "x",
-    "login": "root",
-}
 DAY = ["--from", "2024-03-20", "--to", "2024-03-20"]
 SQL = "SELECT login FROM session_start"
 
@@ -64,7 +56,7 @@ def test_a_denied_user_gets_no_rows_from_any_public_method(tmp_path):
 def project(tmp_path) -> Path:
     """A project folder with roles, a saved query, a report's state and results."""
     build_store(tmp_path, [EVENT], name="data/audit")
-    (tmp_path / "accessmon.yaml").write_text(f"rbac: {{resources: [{FIXTURE}]}}\n")
+    (tmp_path / "accessmon.yaml").write_text(f"rbac: {{resources: [{ROLES_FIXTURE}]}}\n")
     made = run(["query", "create", "--user", "dave", "--name", "logins", SQL], tmp_path)
     assert made.returncode == 0, made.stderr
     return tmp_path
@@ -142,7 +134,7 @@ def _roles_for_me(tmp_path: Path, role: str) -> Path:
     path = tmp_path / "etc" / "rbac.yaml"
     path.parent.mkdir(exist_ok=True)
     me = f"kind: user\nversion: v2\nmetadata: {{name: {os_account()}}}\nspec: {{roles: [{role}]}}\n"
-    path.write_text(FIXTURE.read_text() + "\n---\n" + me)
+    path.write_text(ROLES_FIXTURE.read_text() + "\n---\n" + me)
     path.chmod(0o644)
     return path
 

@@ -14,7 +14,6 @@ from accessmon.ui.widgets import QueryEditor
 
 from ..conftest import ROLES_FIXTURE, build_store, session_for
 
-FIXTURE = ROLES_FIXTURE
 USERS = ("alice", "bob", "carol")
 WINDOW = {"start": "2024-03-20", "end": "2024-03-21"}
 
@@ -65,7 +64,7 @@ def rbac_session(store: Path, tmp_path: Path, user: str) -> Session:
     flags = {
         "store": store,
         "user": user,
-        "rbac": {"resources": [FIXTURE]},
+        "rbac": {"resources": [ROLES_FIXTURE]},
         "audit_log": tmp_path / "audit.jsonl",
         "queries_dir": tmp_path / "queries",
     }

@@ -14,7 +14,6 @@ from accessmon.ui.magic import AccessmonMagics, split_line_sql
 
 from ..conftest import EVENT, ROLES_FIXTURE, build_store
 
-FIXTURE = ROLES_FIXTURE
 DAY = "--from 2024-03-20 --to 2024-03-20"
 
 
@@ -84,7 +83,7 @@ def test_denied_user_gets_one_line_and_nothing_is_set(shell, store, tmp_path, ca
             {
                 "store": str(store),
                 "audit_log": str(audit_log),
-                "rbac": {"resources": [str(FIXTURE)]},
+                "rbac": {"resources": [str(ROLES_FIXTURE)]},
             }
         )
     )
@@ -149,7 +148,7 @@ def test_denied_schema_is_audited(shell, store, tmp_path, capsys):
     config = tmp_path / "accessmon.yaml"
     audit_log = tmp_path / "audit.jsonl"
     config.write_text(
-        yaml.safe_dump({"audit_log": str(audit_log), "rbac": {"resources": [str(FIXTURE)]}})
+        yaml.safe_dump({"audit_log": str(audit_log), "rbac": {"resources": [str(ROLES_FIXTURE)]}})
     )
     shell.run_line_magic("accessmon", f"schema --config {config} --user bob")
     assert capsys.readouterr().err.startswith('accessmon: access denied: user "bob"')
