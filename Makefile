@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SIZE   ?= 10000000
 
-.PHONY: demo test lab bench lint format venv clean
+.PHONY: demo test lab bench lint format venv clean js
 
 # Rebuilt only when pyproject.toml changes, so a second run starts at once.
 $(STAMP): pyproject.toml
@@ -43,3 +43,7 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
+
+# The SQL box's CodeMirror bundle, committed so that installing needs no Node.js.
+js:
+	cd js && npm ci --no-audit --no-fund && npm run build

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
     from accessmon.result import QueryResult
     from accessmon.session import Session
+    from accessmon.sql.views import View
 
 #: Teleport's window presets, in days; a date range is the other choice.
 PRESETS = (7, 30, 90, 120)
@@ -85,7 +87,8 @@ class Editor:
         self._flags = session_flags
         self.page_size = page_size
         self.sql = get_example(DEFAULT_EXAMPLE).query
-        self.name: str | None = DEFAULT_EXAMPLE
+        #: what the SQL was loaded from: (kind, name, text); see `name`
+        self._origin: tuple[str, str, str] | None = ("example", DEFAULT_EXAMPLE, self.sql)
         self._window = Window.last_days(PRESETS[0])
         self.result: QueryResult | None = None
         self.error: str | None = None
@@ -102,6 +105,28 @@ class Editor:
         self._page = 1
 
     # -- session -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str | None:
+        """The name of what the analyst works on now: a saved query keeps its name while it
+        is edited (Save updates it); an example's name holds only until its SQL is changed,
+        so a new query is not exported or saved under the example loaded at start."""
+        if self._origin is None:
+            return None
+        kind, name, text = self._origin
+        return name if kind == "saved" or self.sql == text else None
+
+    @property
+    def saved_name(self) -> str | None:
+        """The saved query being edited, if any: what Save offers to overwrite."""
+        return self._origin[1] if self._origin and self._origin[0] == "saved" else None
+
+    def export_name(self) -> str:
+        """A file name for an export: the query's name, else the first view it reads."""
+        if self.name:
+            return self.name
+        match = re.search(r"\b(?:from|join)\s+\"?([A-Za-z_]\w*)", self.sql, re.IGNORECASE)
+        return f"{match.group(1).lower()}_query" if match else "query"
 
     @property
     def session(self) -> Session:
@@ -121,20 +146,19 @@ class Editor:
 
     @_recorded(clear=False)
     def insert_text(self, text: str) -> str:
-        """Append `text` to the SQL: widgets do not expose the cursor to the kernel."""
+        """Append `text` to the SQL (the widget's SQL box inserts at the cursor instead)."""
         sep = "" if not self.sql or self.sql[-1].isspace() else " "
         self.sql = f"{self.sql}{sep}{text}"
         return self.sql
 
     @_recorded(clear=False)
-    def views_listing(self) -> list[tuple[str, str]]:
-        """(name, event type) of every view the analyst may list."""
-        return [(v.name, v.event_type) for v in self.session.views().values()]
-
-    @_recorded(clear=False)
-    def view_columns(self, view: str) -> list[tuple[str, str]]:
-        """(name, type) of one view's columns, for the view browser."""
-        return [(c.name, c.type) for c in self._view(view).columns]
+    def views_catalog(self) -> dict[str, tuple[View, list[tuple[str, str]]]]:
+        """Each view the analyst may list, with its (column, type) pairs: the views browser
+        searches and describes these, and the SQL box completes from them."""
+        return {
+            name: (view, [(c.name, c.type) for c in view.columns])
+            for name, view in self.session.views().items()
+        }
 
     def insert_view(self, view: str) -> str | None:
         """Append a view's name to the SQL (a typo is refused with a suggestion)."""
@@ -295,7 +319,7 @@ class Editor:
         frame = self._need_frame()
         if fmt not in EXPORT_FORMATS:
             raise AccessmonError(f"export format must be csv or parquet, not {fmt!r}")
-        target = Path(path) if path else default_export_path(self.name or "query", fmt)
+        target = Path(path) if path else default_export_path(self.export_name(), fmt)
         if fmt == "csv":
             write = functools.partial(write_frame_csv, frame, guard=csv_guard)
         else:
@@ -318,24 +342,25 @@ class Editor:
     @_recorded
     def load_example(self, name: str) -> str:
         example = get_example(name)
-        self.sql, self.name = example.query, example.name
+        self.sql, self._origin = example.query, ("example", example.name, example.query)
         return self.sql
 
     @_recorded
     def load_saved(self, name: str) -> str:
         """A saved `audit_query` resource (needs `read`)."""
         query = self.session.saved_query(name)
-        self.sql, self.name = query.query, query.name
+        self.sql, self._origin = query.query, ("saved", query.name, query.query)
         return self.sql
 
     @_recorded
     def save(self, name: str | None = None, title: str = "", description: str = "") -> Path:
-        """Save the SQL as an `audit_query` resource: `create` (or `update`) permission."""
-        name = name or self.name
+        """Save the SQL as an `audit_query` resource: `create` (or `update`) permission.
+        Without a name it saves over the saved query being edited, and asks for one otherwise."""
+        name = name or self.saved_name
         if not name:
-            raise AccessmonError("give the query a name to save it")
+            raise AccessmonError("give the query a name to save it (letters, digits, - and _)")
         path = self.session.save_query(name, self.sql, title, description)
-        self.name = name
+        self._origin = ("saved", name, self.sql)
         self.status = f"saved audit_query {name}"
         return path
 

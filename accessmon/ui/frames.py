@@ -8,6 +8,8 @@ DataFrame) both format here. Pure functions, no widgets: pandas and plotly load 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +18,7 @@ import pyarrow as pa
 from accessmon.errors import AccessmonError
 from accessmon.names import did_you_mean
 from accessmon.reports import charts
-from accessmon.text import cell_text, html_table, human_bytes, millis_text
+from accessmon.text import cell_text, html_table, human_bytes, is_listlike, millis_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,6 +67,70 @@ def text_rows(table: pa.Table) -> Iterable[list[str]]:
 def table_html(frame: pd.DataFrame) -> str:
     """An escaped HTML table of a page of rows."""
     return html_table(frame.columns, frame.itertuples(index=False, name=None), "am-results")
+
+
+#: The results grid sorts and searches in the browser, so it gets at most this many rows:
+#: enough for any result an analyst reads, never millions shipped to the browser.
+GRID_ROWS = 5000
+
+
+def grid_frame(frame: pd.DataFrame, limit: int = GRID_ROWS) -> pd.DataFrame:
+    """The first `limit` rows as the grid shows them: times as text with their zone, arrays
+    and maps as text; numbers stay numbers, so the grid right-aligns and sorts them."""
+    import pandas as pd
+
+    head = frame.iloc[:limit]
+    out = {}
+    for column in head.columns:
+        values = head[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            out[column] = values.map(time_text)
+        elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            out[column] = values.map(
+                lambda v: time_text(v) if isinstance(v, dt.datetime) else cell_text(v)
+            )
+        else:
+            out[column] = values
+    return pd.DataFrame(out, index=range(len(head)), columns=list(head.columns))
+
+
+def time_text(moment: Any) -> str:
+    """`2024-03-20 12:12:03.374 UTC`: a time with its zone; naive times are UTC in the store."""
+    if moment is None or type(moment).__name__ == "NaTType":
+        return ""
+    zone = moment.tzname() if moment.tzinfo is not None else "UTC"
+    return f"{millis_text(moment)} {zone}"
+
+
+def row_json(frame: pd.DataFrame, position: int) -> str:
+    """One whole row as JSON, for the analyst who opens it: every column, nothing cut, and
+    `event_data` (or any JSON text) expanded, so the raw event reads as a document."""
+    row = frame.iloc[position]
+    doc = {str(name): _json_value(value) for name, value in row.items()}
+    return json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or type(value).__name__ == "NaTType":
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return time_text(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if is_listlike(value):
+        return [_json_value(v) for v in value]
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
 
 
 # -- sizes and statistics ----------------------------------------------------------------------

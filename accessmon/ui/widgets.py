@@ -2,36 +2,59 @@
 
 The widgets only wire: each handler calls one `Editor` method, then the UI re-reads the
 editor's state (`refresh_ui`). The logic, and what tests drive, is in `accessmon.ui.editor`;
+the SQL box is CodeMirror (`accessmon.ui.sql_box`), the results grid is itables (DataTables).
 ipywidgets loads when the widget is first shown, not on import.
 """
 
 from __future__ import annotations
 
 import html
+import weakref
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from accessmon.errors import AccessmonError
 from accessmon.reports import charts
 from accessmon.ui.editor import EXPORT_FORMATS, PRESETS, Editor
-from accessmon.ui.frames import chart_defaults, table_html
+from accessmon.ui.frames import GRID_ROWS, chart_defaults, grid_frame, row_json
+from accessmon.ui.notices import notices_to
 
 
 class QueryEditor(Editor):
-    """Teleport's Query Editor in a notebook: the `Editor`, drawn with ipywidgets."""
+    """Teleport's Query Editor in a notebook: the `Editor`, drawn with ipywidgets.
+
+    Re-running the cell that makes the editor keeps the SQL the analyst was working on.
+    """
+
+    #: the last editor made in this kernel: the next one takes over its SQL
+    _last: ClassVar[weakref.ref[QueryEditor] | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._ui: dict[str, Any] = {}
+        self.notice: str | None = None
+        previous = QueryEditor._last() if QueryEditor._last is not None else None
+        if previous is not None:
+            self.sql, self._origin = previous.sql, previous._origin
+        QueryEditor._last = weakref.ref(self)
 
     @property
     def widget(self):
         """The ipywidgets container; built on first use."""
         if not self._ui:
-            self._ui = build_ui(self)
+            with notices_to(self._notice):
+                self._ui = build_ui(self)
             self._refresh()
         return self._ui["root"]
+
+    def _notice(self, message: str) -> None:
+        self.notice = message
+        self._refresh()
+
+    def _run(self):
+        with notices_to(self._notice):  # the run's thread: its notices go to the notice line
+            return super()._run()
 
     def _refresh(self) -> None:
         if self._ui:
@@ -49,14 +72,18 @@ class QueryEditor(Editor):
 # -- ipywidgets wiring: each handler calls one QueryEditor method, then the UI re-reads state --
 
 _CSS = """<style>
-.am-results { border-collapse: collapse; font-size: 12px; font-family: ui-monospace, monospace; }
-.am-results th, .am-results td { border: 1px solid #ddd; padding: 2px 6px; text-align: left;
-  white-space: nowrap; max-width: 36em; overflow: hidden; text-overflow: ellipsis; }
-.am-results th { background: #f4f5f7; position: sticky; top: 0; }
-.am-error { color: #b71c1c; background: #fdecea; border-left: 4px solid #c62828;
+.am-editor .am-error { color: #b71c1c; background: #fdecea; border-left: 4px solid #c62828;
   padding: 4px 8px; white-space: pre-wrap; }
-.am-error pre { margin: 4px 0 0; background: none; }
-.am-busy { color: #512fc9; }
+.am-editor .am-error pre { margin: 4px 0 0; background: none; }
+.am-editor .am-notice { color: #0d47a1; background: #e8f0fe; border-left: 4px solid #1a73e8;
+  padding: 4px 8px; }
+.am-editor .am-busy { color: #512fc9; }
+.am-editor .am-view-info { font-size: 12px; line-height: 1.4; }
+.am-editor .am-row-json pre { max-height: 360px; overflow: auto; font-size: 12px;
+  background: var(--jp-layout-color2, #f5f5f5); padding: 6px; margin: 4px 0; }
+.am-editor .widget-toggle-buttons .widget-toggle-button { width: auto; padding: 0 10px; }
+.am-editor .widget-label { width: auto; }
+.am-editor .am-results { overflow-x: auto; max-width: 100%; }
 </style>"""
 
 
@@ -67,102 +94,115 @@ def _library_options(editor: QueryEditor) -> list[tuple[str, str]]:
 def build_ui(editor: QueryEditor) -> dict[str, Any]:
     """Create the widgets and connect them to the editor's methods."""
     import ipywidgets as w
+    from itables.widget import ITable
 
-    ui: dict[str, Any] = {"_syncing": False, "_columns": None}
+    from accessmon.ui.sql_box import SqlBox
+
+    def box(children: list[Any], **layout: str) -> Any:
+        """A row that wraps on a narrow screen instead of cutting its widgets."""
+        return w.HBox(
+            children,
+            layout=w.Layout(**{"flex_flow": "row wrap", "align_items": "center", **layout}),
+        )
+
+    ui: dict[str, Any] = {"_syncing": False, "_columns": None, "_grid": None}
     ui["library"] = w.Dropdown(
-        description="Library", options=_library_options(editor), layout=w.Layout(width="460px")
+        description="Library", options=_library_options(editor), layout=w.Layout(flex="1 1 280px")
     )
     ui["load"] = w.Button(description="Load", icon="folder-open", layout=w.Layout(width="90px"))
-    ui["save_name"] = w.Text(placeholder="name", layout=w.Layout(width="180px"))
-    ui["save_title"] = w.Text(placeholder="title", layout=w.Layout(width="220px"))
-    ui["save_description"] = w.Text(placeholder="description", layout=w.Layout(width="260px"))
+    ui["save_name"] = w.Text(placeholder="name (required)", layout=w.Layout(width="170px"))
+    ui["save_title"] = w.Text(placeholder="title", layout=w.Layout(width="200px"))
+    ui["save_description"] = w.Text(placeholder="description", layout=w.Layout(width="240px"))
     ui["save"] = w.Button(description="Save", icon="save", layout=w.Layout(width="90px"))
 
-    listing = editor.views_listing() or []
-    ui["views"] = w.Select(
-        options=[name for name, _ in listing], rows=12, layout=w.Layout(width="250px")
-    )
-    ui["columns"] = w.Select(options=[], rows=12, layout=w.Layout(width="330px"))
+    views = editor.views_catalog() or {}
+    ui["_views"] = views
+    ui["search"] = w.Text(placeholder="search views and columns", layout=w.Layout(width="100%"))
+    ui["views"] = w.Select(options=list(views), rows=9, layout=w.Layout(width="100%"))
+    ui["columns"] = w.Select(options=[], rows=7, layout=w.Layout(width="100%"))
     ui["view_info"] = w.HTML()
-    ui["insert_view"] = w.Button(description="Insert view", layout=w.Layout(width="120px"))
-    ui["insert_column"] = w.Button(description="Insert column", layout=w.Layout(width="120px"))
-    ui["sql"] = w.Textarea(
-        placeholder="SELECT ... FROM <view>",
-        layout=w.Layout(flex="1 1 auto", min_width="420px", height="260px"),
+    ui["insert_view"] = w.Button(description="Insert view", layout=w.Layout(width="auto"))
+    ui["insert_column"] = w.Button(description="Insert column", layout=w.Layout(width="auto"))
+    ui["sql"] = SqlBox(
+        value=editor.sql,
+        placeholder="SELECT ... FROM <view>   (Ctrl+Enter runs)",
+        layout=w.Layout(flex="1 1 360px", min_width="300px"),
     )
+    ui["sql"].set_schema({name: [c for c, _ in cols] for name, (_, cols) in views.items()})
 
     ui["window"] = w.ToggleButtons(
         options=[(f"{d} days", d) for d in PRESETS] + [("Date range", "range")],
-        style={"button_width": "90px"},
+        style={"button_width": "auto"},
     )
-    ui["start"] = w.DatePicker(description="From", layout=w.Layout(width="230px"))
-    ui["end"] = w.DatePicker(description="To", layout=w.Layout(width="230px"))
+    ui["start"] = w.DatePicker(description="From", layout=w.Layout(width="220px"))
+    ui["end"] = w.DatePicker(description="To", layout=w.Layout(width="220px"))
     ui["window_label"] = w.HTML()
-    ui["run"] = w.Button(description="Run", icon="play", button_style="primary")
+    ui["run"] = w.Button(
+        description="Run", icon="play", button_style="primary", tooltip="Run (Ctrl+Enter)"
+    )
     ui["status"] = w.HTML()
+    ui["notice"] = w.HTML()
     ui["error"] = w.HTML()
 
     ui["rows"] = w.HTML()
-    ui["prev"] = w.Button(description="Previous", icon="chevron-left")
-    ui["next"] = w.Button(description="Next", icon="chevron-right")
-    ui["page"] = w.HTML()
-    ui["sort_by"] = w.Dropdown(description="Sort by", options=[("(none)", "")])
-    ui["sort_order"] = w.ToggleButtons(
-        options=[("ascending", True), ("descending", False)], style={"button_width": "90px"}
-    )
-    ui["table"] = w.HTML()
+    ui["grid"] = ITable(None, select={"style": "single"}, classes="display compact nowrap")
+    ui["row_json"] = w.HTML()
 
     ui["kind"] = w.Dropdown(
-        description="Chart", options=charts.KINDS, layout=w.Layout(width="200px")
+        description="Chart", options=charts.KINDS, layout=w.Layout(width="180px")
     )
     for axis in ("x", "y", "color"):
         ui[axis] = w.Dropdown(
-            description=axis, options=[("(none)", "")], layout=w.Layout(width="240px")
+            description=axis, options=[("(none)", "")], layout=w.Layout(width="220px")
         )
-    ui["draw"] = w.Button(description="Draw", icon="bar-chart")
+    ui["draw"] = w.Button(description="Draw", icon="bar-chart", layout=w.Layout(width="90px"))
     ui["chart"] = w.Output()
 
-    ui["format"] = w.ToggleButtons(options=EXPORT_FORMATS, style={"button_width": "80px"})
+    ui["format"] = w.ToggleButtons(options=EXPORT_FORMATS, style={"button_width": "auto"})
     ui["export_path"] = w.Text(
         placeholder="file path (default: exports/<query>_<time>.<format>)",
-        layout=w.Layout(width="460px"),
+        layout=w.Layout(flex="1 1 300px"),
     )
-    ui["export"] = w.Button(description="Export", icon="download")
+    ui["export"] = w.Button(description="Export", icon="download", layout=w.Layout(width="100px"))
     ui["link"] = w.HTML()
 
+    for name in ("run", "draw", "export", "window", "grid", "chart", "rows", "link", "search"):
+        ui[name].add_class(f"am-{name}")
+    ui["grid"].add_class("am-results")
+    ui["row_json"].add_class("am-row-json")
+    ui["view_info"].add_class("am-view-info")
     _wire(editor, ui)
-    ui["root"] = _layout(w, ui)
+    ui["root"] = _layout(w, ui, box)
+    ui["root"].add_class("am-editor")
     return ui
 
 
-def _layout(w: Any, ui: dict[str, Any]) -> Any:
+def _layout(w: Any, ui: dict[str, Any], box: Callable[..., Any]) -> Any:
     browser = w.VBox(
         [
-            w.HBox([ui["views"], ui["columns"]]),
+            ui["search"],
+            ui["views"],
+            ui["columns"],
             ui["view_info"],
-            w.HBox([ui["insert_view"], ui["insert_column"]]),
-        ]
+            box([ui["insert_view"], ui["insert_column"]]),
+        ],
+        layout=w.Layout(flex="0 1 280px", min_width="220px"),
     )
-    results = w.VBox(
-        [
-            ui["rows"],
-            w.HBox([ui["prev"], ui["page"], ui["next"], ui["sort_by"], ui["sort_order"]]),
-            w.Box([ui["table"]], layout=w.Layout(max_height="560px", overflow="auto")),
-        ]
-    )
-    chart = w.VBox([w.HBox([ui["kind"], ui["x"], ui["y"], ui["color"], ui["draw"]]), ui["chart"]])
-    export = w.VBox([w.HBox([ui["format"], ui["export_path"], ui["export"]]), ui["link"]])
+    results = w.VBox([ui["rows"], ui["grid"], ui["row_json"]])
+    chart = w.VBox([box([ui["kind"], ui["x"], ui["y"], ui["color"], ui["draw"]]), ui["chart"]])
+    export = w.VBox([box([ui["format"], ui["export_path"], ui["export"]]), ui["link"]])
     tabs = w.Tab(children=[results, chart, export], titles=["Results", "Chart", "Export"])
     return w.VBox(
         [
             w.HTML(_CSS),
-            w.HBox([ui["library"], ui["load"]]),
-            w.HBox([browser, ui["sql"]], layout=w.Layout(width="100%")),
-            w.HBox([ui["window"], ui["start"], ui["end"]]),
-            w.HBox([ui["run"], ui["status"], ui["window_label"]]),
+            box([ui["library"], ui["load"]]),
+            box([browser, ui["sql"]], align_items="stretch"),
+            box([ui["window"], ui["start"], ui["end"]]),
+            box([ui["run"], ui["status"], ui["window_label"]]),
+            ui["notice"],
             ui["error"],
             tabs,
-            w.HBox(
+            box(
                 [
                     w.HTML("Save as <code>audit_query</code>&nbsp;"),
                     ui["save_name"],
@@ -171,7 +211,8 @@ def _layout(w: Any, ui: dict[str, Any]) -> Any:
                     ui["save"],
                 ]
             ),
-        ]
+        ],
+        layout=w.Layout(width="100%"),
     )
 
 
@@ -189,11 +230,15 @@ def _wire(editor: QueryEditor, ui: dict[str, Any]) -> None:
     def on_sql(change: dict[str, Any]) -> None:
         editor.sql = change["new"]  # plain assignment: typing must not re-render the UI
 
+    def on_search(change: dict[str, Any]) -> None:
+        ui["views"].options = matching_views(ui["_views"], change["new"])
+
     def on_view(change: dict[str, Any]) -> None:
         name = change["new"]
-        columns = editor.view_columns(name) if name else None
-        ui["columns"].options = [(f"{c} ({t})", c) for c, t in columns or []]
-        ui["view_info"].value = f"<small>{len(columns or [])} columns</small>" if name else ""
+        info = ui["_views"].get(name)
+        columns = info[1] if info else []
+        ui["columns"].options = [(f"{c} ({t})", c) for c, t in columns]
+        ui["view_info"].value = view_info_html(editor, name) if info else ""
 
     def on_window(_: Any = None) -> None:
         choice = ui["window"].value
@@ -203,11 +248,12 @@ def _wire(editor: QueryEditor, ui: dict[str, Any]) -> None:
         elif ui["start"].value and ui["end"].value:
             editor.set_window(start=ui["start"].value, end=ui["end"].value)
 
-    def on_run(_: Any) -> None:
+    def on_run(_: Any = None) -> None:
         if ui["window"].value == "range" and not (ui["start"].value and ui["end"].value):
             editor._fail(AccessmonError("choose the first and the last day of the date range"))
             editor._refresh()
             return
+        editor.sql = ui["sql"].value
         editor.run_in_background()
 
     def on_load(_: Any) -> None:
@@ -216,6 +262,7 @@ def _wire(editor: QueryEditor, ui: dict[str, Any]) -> None:
             editor.load_saved(name)
         elif kind == "example":
             editor.load_example(name)
+        ui["save_name"].value = editor.saved_name or ""
 
     def on_save(_: Any) -> None:
         saved = editor.save(
@@ -226,39 +273,71 @@ def _wire(editor: QueryEditor, ui: dict[str, Any]) -> None:
         if saved is not None:
             ui["library"].options = _library_options(editor)
 
-    def on_sort(_: Any) -> None:
-        if ui["sort_by"].value:
-            editor.sort(ui["sort_by"].value, ui["sort_order"].value)
+    def on_select(change: dict[str, Any]) -> None:
+        rows = change["new"]
+        frame = ui["_grid"]
+        if not rows or frame is None or rows[0] >= len(frame):
+            ui["row_json"].value = ""
+            return
+        text = row_json(frame, rows[0])
+        ui["row_json"].value = f"<b>row {rows[0] + 1}</b><pre>{html.escape(text)}</pre>"
 
     def on_draw(_: Any) -> None:
+        from IPython.display import display
+
         axes = [ui[a].value or None for a in ("x", "y", "color")]
         figure = editor.chart(ui["kind"].value, *axes)
-        ui["chart"].outputs = ()
+        ui["chart"].clear_output()
         if figure is not None:
-            ui["chart"].append_display_data(figure)
+            # Displayed inside the Output's context: plotly's own display hook sends an empty
+            # bundle to append_display_data, and the chart would land in the log console.
+            with ui["chart"]:
+                display(figure)
 
     def on_export(_: Any) -> None:
         editor.export(ui["format"].value, ui["export_path"].value.strip() or None)
 
+    def insert(text: str | None) -> None:
+        if text:
+            ui["sql"].insert(text)
+
     ui["sql"].observe(_handler(ui, on_sql), "value")
+    ui["sql"].on_run(on_run)
+    ui["search"].observe(on_search, "value")
     ui["views"].observe(_handler(ui, on_view), "value")
     for name in ("window", "start", "end"):
         ui[name].observe(_handler(ui, on_window), "value")
-    ui["sort_by"].observe(_handler(ui, on_sort), "value")
-    ui["sort_order"].observe(_handler(ui, on_sort), "value")
+    ui["grid"].observe(on_select, "selected_rows")
     ui["run"].on_click(on_run)
     ui["load"].on_click(on_load)
     ui["save"].on_click(on_save)
-    ui["prev"].on_click(lambda _: editor.previous_page())
-    ui["next"].on_click(lambda _: editor.next_page())
-    ui["insert_view"].on_click(
-        lambda _: ui["views"].value and editor.insert_view(ui["views"].value)
-    )
-    ui["insert_column"].on_click(
-        lambda _: ui["columns"].value and editor.insert_text(ui["columns"].value)
-    )
+    ui["insert_view"].on_click(lambda _: insert(ui["views"].value))
+    ui["insert_column"].on_click(lambda _: insert(ui["columns"].value))
     ui["draw"].on_click(on_draw)
     ui["export"].on_click(on_export)
+
+
+def matching_views(views: dict[str, tuple[Any, list[tuple[str, str]]]], text: str) -> list[str]:
+    """Views whose name, event type, codes, description or a column contain `text`."""
+    needle = text.strip().lower()
+    if not needle:
+        return list(views)
+    return [
+        name
+        for name, (view, columns) in views.items()
+        if needle in " ".join([name, view.event_type, view.codes, view.description]).lower()
+        or any(needle in column.lower() for column, _ in columns)
+    ]
+
+
+def view_info_html(editor: QueryEditor, name: str) -> str:
+    """What `accessmon schema VIEW` says of a view: description, event type and codes."""
+    view, columns = editor.views_catalog()[name]
+    return (
+        f"<div>{html.escape(view.description)}</div>"
+        f"<div>event <code>{html.escape(view.event_type)}</code>, "
+        f"codes <code>{html.escape(view.codes)}</code>, {len(columns)} columns</div>"
+    )
 
 
 def refresh_ui(editor: QueryEditor, ui: dict[str, Any]) -> None:
@@ -273,9 +352,7 @@ def refresh_ui(editor: QueryEditor, ui: dict[str, Any]) -> None:
 
 def _refresh_query(editor: QueryEditor, ui: dict[str, Any]) -> None:
     if ui["sql"].value != editor.sql:
-        ui["sql"].value = editor.sql
-    if editor.name and not ui["save_name"].value:
-        ui["save_name"].value = editor.name
+        ui["sql"].set_text(editor.sql)
     window = editor.window
     if window.days in PRESETS:
         ui["window"].value = window.days
@@ -292,6 +369,9 @@ def _refresh_query(editor: QueryEditor, ui: dict[str, Any]) -> None:
         ui["status"].value = '<span class="am-busy">running the query…</span>'
     else:
         ui["status"].value = html.escape(editor.status)
+    ui["notice"].value = (
+        f'<div class="am-notice">{html.escape(editor.notice)}</div>' if editor.notice else ""
+    )
     ui["error"].value = _error_html(editor)
 
 
@@ -305,31 +385,50 @@ def _error_html(editor: QueryEditor) -> str:
 
 def _refresh_results(editor: QueryEditor, ui: dict[str, Any]) -> None:
     frame = editor.frame
+    if ui.get("_grid_source", ()) is not frame:
+        ui["_grid_source"] = frame
+        _show_grid(ui, frame)
     columns = tuple(str(c) for c in frame.columns) if frame is not None else ()
     if columns != ui["_columns"]:
         ui["_columns"] = columns
         choices = [("(none)", ""), *[(c, c) for c in columns]]
-        for name in ("sort_by", "x", "y", "color"):
+        for name in ("x", "y", "color"):
             ui[name].options = choices
         picks = chart_defaults(frame) if frame is not None and columns else {}
         for axis in ("x", "y", "color"):
             ui[axis].value = picks.get(axis) or ""
-        ui["chart"].outputs = ()
-    column, ascending = editor.sorted_by or ("", True)
-    ui["sort_by"].value = column
-    ui["sort_order"].value = ascending
-    if frame is None:
-        ui["rows"].value = ui["table"].value = ui["page"].value = ""
-        ui["prev"].disabled = ui["next"].disabled = True
-    else:
-        rows = editor.current_page()
-        ui["rows"].value = f"<b>{len(frame)} row{'s' if len(frame) != 1 else ''}</b>"
-        ui["table"].value = table_html(rows)
-        ui["page"].value = f"&nbsp;page {editor.page_number} of {editor.pages}&nbsp;"
-        ui["prev"].disabled = editor.page_number <= 1
-        ui["next"].disabled = editor.page_number >= editor.pages
+        ui["chart"].clear_output()
     if editor.exported is not None:
         ui["link"].value = _link_html(editor.exported)
+
+
+def _show_grid(ui: dict[str, Any], frame: Any) -> None:
+    """The whole result (up to GRID_ROWS) in the grid: it sorts, searches and pages there."""
+    ui["row_json"].value = ""
+    if frame is None:
+        ui["_grid"] = None
+        ui["rows"].value = ""
+        ui["grid"].layout.display = "none"
+        return
+    shown = grid_frame(frame, GRID_ROWS)
+    ui["_grid"] = frame.iloc[: len(shown)]
+    total = len(frame)
+    text = f"<b>{total} row{'s' if total != 1 else ''}</b>"
+    if total > GRID_ROWS:
+        text += (
+            f" — the grid holds the first {GRID_ROWS:,}: sort or filter the whole result with "
+            "ORDER BY / WHERE, or export it"
+        )
+    ui["rows"].value = text
+    ui["grid"].layout.display = None
+    ui["grid"].update(
+        shown,
+        selected_rows=[],
+        pageLength=25,
+        lengthMenu=[10, 25, 50, 100, 500],
+        maxBytes=0,
+        showIndex=False,
+    )
 
 
 def _link_html(path: Path) -> str:

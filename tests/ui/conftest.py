@@ -47,6 +47,12 @@ def _events() -> list[dict]:
     return events
 
 
+@pytest.fixture(autouse=True)
+def _fresh_kernel():
+    """Each test is a new kernel: no SQL remembered from another test's editor."""
+    QueryEditor._last = None
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
     return build_store(tmp_path_factory.mktemp("editor"), _events())

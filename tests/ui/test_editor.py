@@ -186,9 +186,9 @@ def test_every_seed_example_runs(editor):
 
 
 def test_views_browser_and_insert(editor):
-    names = [name for name, _ in editor.views_listing()]
-    assert len(names) == 37 and "cert_create" in names
-    assert ("identity_user", "varchar") in editor.view_columns("cert_create")
+    catalog = editor.views_catalog()
+    assert len(catalog) == 37 and catalog["cert_create"][0].event_type == "cert.create"
+    assert ("identity_user", "varchar") in catalog["cert_create"][1]
     editor.set_sql("SELECT * FROM")
     assert editor.insert_view("cert_create") == "SELECT * FROM cert_create"
     assert editor.insert_view("cert_creat") is None
@@ -233,3 +233,18 @@ def test_csv_export_guards_formulas(editor, tmp_path):
     }  # fmt: skip
     raw = pd.read_csv(editor.export("csv", tmp_path / "r.csv", csv_guard=False), dtype=str)
     assert raw["formula"].iloc[0] == "=cmd|' /C calc'!A0" and "=name" in raw.columns
+
+
+def test_names_follow_the_work_not_the_example_loaded_at_start(editor, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert editor.name == "unique_ips_per_user"  # the example, untouched
+    editor.set_sql("SELECT user, count(*) AS n FROM session_start GROUP BY user")
+    assert editor.name is None and editor.export_name() == "session_start_query"
+    editor.run()
+    assert editor.export("csv").name.startswith("session_start_query_")
+    assert editor.save() is None and "give the query a name" in editor.error  # asks, saves nothing
+    assert not (tmp_path / "q").exists()
+    assert editor.save("per_user") is not None and editor.name == "per_user"
+    editor.set_sql(editor.sql + " ORDER BY n")
+    assert editor.name == "per_user" and editor.save() is not None  # a saved query keeps its name
+    assert "ORDER BY n" in editor.session.saved_query("per_user").query

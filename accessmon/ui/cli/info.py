@@ -24,6 +24,8 @@ def schema(view: str | None, fmt: str) -> None:
             {
                 "name": v.name,
                 "event_type": v.event_type,
+                "codes": v.codes,
+                "description": v.description,
                 "columns": [
                     {"name": c.name, "type": c.type, "path": c.json_path} for c in v.columns
                 ],
@@ -35,6 +37,7 @@ def schema(view: str | None, fmt: str) -> None:
     if view:
         v = views[0]
         click.echo(f"{v.name}  (event {v.event_type}, codes {v.codes})")
+        click.echo(f"  {v.description}")
         width = max(len(c.name) for c in v.columns)
         for c in v.columns:
             click.echo(f"  {c.name:<{width}}  {c.type}")
