@@ -121,12 +121,17 @@ class Editor:
         """The saved query being edited, if any: what Save offers to overwrite."""
         return self._origin[1] if self._origin and self._origin[0] == "saved" else None
 
+    def main_view(self) -> str | None:
+        """The first view the SQL reads (after FROM or JOIN), if any."""
+        match = re.search(r"\b(?:from|join)\s+\"?([A-Za-z_]\w*)", self.sql, re.IGNORECASE)
+        return match.group(1).lower() if match else None
+
     def export_name(self) -> str:
         """A file name for an export: the query's name, else the first view it reads."""
         if self.name:
             return self.name
-        match = re.search(r"\b(?:from|join)\s+\"?([A-Za-z_]\w*)", self.sql, re.IGNORECASE)
-        return f"{match.group(1).lower()}_query" if match else "query"
+        view = self.main_view()
+        return f"{view}_query" if view else "query"
 
     @property
     def session(self) -> Session:

@@ -26,7 +26,6 @@ class SqlBox(anywidget.AnyWidget):
     #: view -> its column names: CodeMirror completes views after FROM/JOIN and their columns
     schema = traitlets.Dict().tag(sync=True)
     placeholder = traitlets.Unicode("").tag(sync=True)
-    height = traitlets.Unicode("260px").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

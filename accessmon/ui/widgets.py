@@ -119,14 +119,14 @@ def build_ui(editor: QueryEditor) -> dict[str, Any]:
     ui["_views"] = views
     ui["search"] = w.Text(placeholder="search views and columns", layout=w.Layout(width="100%"))
     ui["views"] = w.Select(options=list(views), rows=9, layout=w.Layout(width="100%"))
-    ui["columns"] = w.Select(options=[], rows=7, layout=w.Layout(width="100%"))
+    ui["columns"] = w.Select(options=[], rows=6, layout=w.Layout(width="100%"))
     ui["view_info"] = w.HTML()
     ui["insert_view"] = w.Button(description="Insert view", layout=w.Layout(width="auto"))
     ui["insert_column"] = w.Button(description="Insert column", layout=w.Layout(width="auto"))
     ui["sql"] = SqlBox(
         value=editor.sql,
         placeholder="SELECT ... FROM <view>   (Ctrl+Enter runs)",
-        layout=w.Layout(flex="1 1 360px", min_width="300px"),
+        layout=w.Layout(flex="1 1 300px", min_width="280px", height="300px"),
     )
     ui["sql"].set_schema({name: [c for c, _ in cols] for name, (_, cols) in views.items()})
 
@@ -172,6 +172,8 @@ def build_ui(editor: QueryEditor) -> dict[str, Any]:
     ui["row_json"].add_class("am-row-json")
     ui["view_info"].add_class("am-view-info")
     _wire(editor, ui)
+    if editor.main_view() in views:  # the browser opens on the view the query reads
+        ui["views"].value = editor.main_view()
     ui["root"] = _layout(w, ui, box)
     ui["root"].add_class("am-editor")
     return ui
@@ -186,7 +188,7 @@ def _layout(w: Any, ui: dict[str, Any], box: Callable[..., Any]) -> Any:
             ui["view_info"],
             box([ui["insert_view"], ui["insert_column"]]),
         ],
-        layout=w.Layout(flex="0 1 280px", min_width="220px"),
+        layout=w.Layout(flex="0 0 240px", width="240px"),
     )
     results = w.VBox([ui["rows"], ui["grid"], ui["row_json"]])
     chart = w.VBox([box([ui["kind"], ui["x"], ui["y"], ui["color"], ui["draw"]]), ui["chart"]])
@@ -353,6 +355,10 @@ def refresh_ui(editor: QueryEditor, ui: dict[str, Any]) -> None:
 def _refresh_query(editor: QueryEditor, ui: dict[str, Any]) -> None:
     if ui["sql"].value != editor.sql:
         ui["sql"].set_text(editor.sql)
+    if editor._origin is not None:
+        loaded = f"{editor._origin[0]}:{editor._origin[1]}"
+        if loaded in {value for _, value in ui["library"].options}:
+            ui["library"].value = loaded
     window = editor.window
     if window.days in PRESETS:
         ui["window"].value = window.days

@@ -8,7 +8,7 @@ import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirro
 import { sql, StandardSQL } from "@codemirror/lang-sql";
 import { bracketMatching, defaultHighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import { Annotation, Compartment, EditorState, Prec } from "@codemirror/state";
-import { EditorView, highlightActiveLine, keymap, lineNumbers, placeholder } from "@codemirror/view";
+import { EditorView, highlightActiveLine, keymap, lineNumbers, placeholder, tooltips } from "@codemirror/view";
 
 const fromKernel = Annotation.define();
 const VIEW_AFTER = /\b(?:from|join)\s+"?([A-Za-z_]\w*)"?/gi;
@@ -39,16 +39,20 @@ function language(schema) {
 }
 
 const theme = EditorView.theme({
-  "&": { height: "100%", fontSize: "13px", backgroundColor: "var(--jp-layout-color0, #fff)",
-         border: "1px solid var(--jp-border-color1, #ccc)" },
+  "&": { height: "100%", fontSize: "13px" },
   "&.cm-focused": { outline: "1px solid var(--jp-brand-color1, #1976d2)" },
   ".cm-scroller": { overflow: "auto", fontFamily: "var(--jp-code-font-family, ui-monospace, monospace)" },
   ".cm-content": { minHeight: "100%" },
 });
 
 function render({ model, el }) {
+  // ipywidgets' Layout owns `el`'s inline style (its height comes from Python); the frame
+  // inside carries the border, inline, so that JupyterLab's own CodeMirror rules leave it be.
   el.classList.add("am-sql");
-  el.style.height = model.get("height") || "260px";
+  const frame = document.createElement("div");
+  frame.style.cssText = "height: 100%; min-height: 120px; box-sizing: border-box; " +
+    "border: 1px solid var(--jp-border-color1, #bdbdbd); background: var(--jp-layout-color0, #fff);";
+  el.appendChild(frame);
   const schemaSlot = new Compartment();
   const run = () => {
     // Typed keys reach the document through a DOM observer, a moment after the key event:
@@ -62,7 +66,7 @@ function render({ model, el }) {
     return true;
   };
   const view = new EditorView({
-    parent: el,
+    parent: frame,
     state: EditorState.create({
       doc: model.get("value") || "",
       extensions: [
@@ -76,6 +80,7 @@ function render({ model, el }) {
         closeBrackets(),
         highlightActiveLine(),
         autocompletion({ activateOnTyping: true }),
+        tooltips({ parent: document.body }), // not clipped by the notebook's scrolled output
         keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...completionKeymap, indentWithTab]),
         syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
         schemaSlot.of(language(model.get("schema") || {})),
@@ -91,6 +96,7 @@ function render({ model, el }) {
       ],
     }),
   });
+  view.dom.style.height = "100%"; // inline: JupyterLab's CodeMirror rules outrank a theme
   // Keys typed here are the editor's: JupyterLab must not take them as notebook shortcuts
   // (Shift+Enter would run the cell, "a" or "b" would insert cells).
   el.addEventListener("keydown", (event) => event.stopPropagation());
