@@ -295,7 +295,8 @@ class Editor:
         frame = self._need_frame()
         if fmt not in EXPORT_FORMATS:
             raise AccessmonError(f"export format must be csv or parquet, not {fmt!r}")
-        target = Path(path) if path else default_export_path(self.name or "query", fmt)
+        exports = Path(self.session.config.exports_dir)
+        target = Path(path) if path else default_export_path(self.name or "query", fmt, exports)
         if fmt == "csv":
             write = functools.partial(write_frame_csv, frame, guard=csv_guard)
         else:

@@ -97,14 +97,19 @@ def cache_clear() -> None:
 @global_options
 def summary(fmt: str) -> None:
     """What the store holds: days, files, events per type."""
+    from accessmon.config import fill_store_hint
     from accessmon.storage.store import summarize
 
-    info = summarize(Path(config_from_options().store))
+    config = config_from_options()
+    info = summarize(Path(config.store))
     if fmt == "json":
         click.echo(json.dumps(info, indent=2))
         return
     if not info["events"]:
-        click.echo(f"store {info['store']} is empty: run `accessmon demo` or `accessmon ingest`")
+        where = Path(config.store).absolute()
+        click.echo(
+            f"store {where} is empty (store {config.store_source}): {fill_store_hint(config)}"
+        )
         return
     click.echo(
         f"store {info['store']}: {info['events']} events in {info['files']} files, "
