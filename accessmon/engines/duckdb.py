@@ -18,7 +18,7 @@ import duckdb
 
 from accessmon._io import arrow_table, pid_alive
 from accessmon.config import Config, fill_store_hint
-from accessmon.errors import EngineError, QueryError, StoreChanged, StoreError
+from accessmon.errors import EngineError, MissingStore, QueryError, StoreChanged
 from accessmon.names import did_you_mean
 from accessmon.result import QueryResult, QueryStats
 from accessmon.sql.render import (
@@ -149,7 +149,7 @@ class DuckDBEngine:
         """A connection that can read the store and nothing else, and cannot be reconfigured."""
         if self._con is None:
             if not self.store.is_dir():
-                raise StoreError(missing_store(self.config))
+                raise MissingStore(missing_store(self.config))
             limits = self.config.duckdb
             if self._tmp is None:
                 # private (0700): spilled rows are audit data; removed with the engine

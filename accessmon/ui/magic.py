@@ -26,14 +26,15 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
-from accessmon.errors import AccessmonError
+from accessmon.errors import AccessmonError, MissingStore
 
 if TYPE_CHECKING:
     from accessmon.session import Session
 
 USAGE = (
-    "usage: %%accessmon [--days N | --from D --to D] [-o VAR] [--store DIR]  (SQL in the cell); "
-    "%accessmon schema [VIEW]; %accessmon report NAME [--days N | --from D --to D]"
+    "usage: %%accessmon [--days N | --from D --to D] [-o VAR] [--store DIR] [--config FILE]  "
+    "(SQL in the cell); %accessmon [same options] SELECT ...; %accessmon schema [VIEW] "
+    "[--store DIR]; %accessmon report NAME [--days N | --from D --to D] [--store DIR]"
 )
 _GLOBAL_KEYS = ("store", "config_file", "user", "engine")
 #: The options that may precede SQL on a line: all of them take one value.
@@ -49,7 +50,7 @@ _WINDOW_ARGUMENTS = (
 )
 _GLOBAL_ARGUMENTS = (
     argument("-o", "--out", metavar="VAR", help="also store the result in VAR"),
-    argument("--store", help="audit store directory [default: ./data/audit]"),
+    argument("--store", help="audit store directory [default: the project's data/audit]"),
     argument("--config", dest="config_file", help="accessmon.yaml to use"),
     argument("--user", help="analyst name, for the role checks"),
     argument("--engine", choices=["duckdb", "athena"], help="query engine"),
@@ -117,7 +118,8 @@ def split_line_sql(line: str) -> tuple[str, str]:
 
 @magics_class
 class AccessmonMagics(Magics):
-    """One Session per shell, rebuilt when the global options change."""
+    """One Session per shell, rebuilt when the global options, an ACCESSMON_* variable or the
+    config file in force (or its modification time) change."""
 
     def __init__(self, shell: Any = None) -> None:
         super().__init__(shell)
@@ -135,6 +137,8 @@ class AccessmonMagics(Magics):
             return self._dispatch(line, cell)
         except _Help:
             return None
+        except MissingStore as e:
+            _error(f"{e}; or pass --store DIR to %%accessmon")
         except AccessmonError as e:
             _error(str(e))
         except Exception as e:
@@ -160,11 +164,13 @@ class AccessmonMagics(Magics):
         return self._query(_parse(parser, options, "%accessmon"), sql)
 
     def session(self, args: argparse.Namespace) -> Session:
-        """The shell's Session; a new one when --store, --config, --user or --engine change."""
+        """The shell's Session; a new one when --store, --config, --user or --engine change,
+        or what the configuration is built from: `%env ACCESSMON_STORE=...` takes effect at
+        the next use, as does an edit of accessmon.yaml or a `%cd` into another project."""
         from accessmon.session import Session
 
         flags = {key: getattr(args, key) for key in _GLOBAL_KEYS}
-        key = tuple(flags.values())
+        key = (tuple(flags.values()), *_environment_key(flags["config_file"]))
         if self._session is None or key != self._session_key:
             if self._session is not None:
                 self._session.close()
@@ -213,6 +219,21 @@ class AccessmonMagics(Magics):
         run = reports.run_report(session, args.name, window)
         self._store(args.out, run)
         reports.display_report(run)
+
+
+def _environment_key(config_file: str | None) -> tuple[Any, ...]:
+    """What a Session's configuration is read from, besides the flags: the ACCESSMON_* and
+    JupyterHub variables, and the config file in force with its modification time."""
+    from accessmon.config import config_path
+
+    environ = tuple(sorted((k, v) for k, v in os.environ.items()
+                           if k.startswith(("ACCESSMON_", "JUPYTERHUB_"))))  # fmt: skip
+    path = config_path(config_file)
+    try:
+        stamp = path.stat().st_mtime_ns if path is not None else None
+    except OSError:
+        stamp = None
+    return environ, str(path.absolute()) if path else None, stamp
 
 
 def _error(message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,35 @@ def test_one_session_per_shell_until_the_options_change(shell, store):
     assert _magics(shell)._session is first
     shell.run_cell_magic("accessmon", f"--store {store} --user carol {DAY}", sql)
     assert _magics(shell)._session is not first and _magics(shell)._session.user == "carol"
+
+
+def test_env_and_config_changes_take_effect_at_the_next_use(
+    shell, store, tmp_path, monkeypatch, capsys
+):
+    """`%env ACCESSMON_STORE=...` and an edit of accessmon.yaml reach the next cell; a missing
+    store says where it was looked for, why, and that --store is an option of the magic."""
+    sql = "SELECT count(*) AS n FROM session_start"
+    assert shell.run_cell_magic("accessmon", DAY, sql) is None
+    err = capsys.readouterr().err
+    assert f"no audit store at {tmp_path / 'data' / 'audit'} (store the default: no" in err
+    assert err.endswith("; or pass --store DIR to %%accessmon\n")
+    monkeypatch.setenv("ACCESSMON_STORE", "unset-after-the-test")
+    shell.run_line_magic("env", f"ACCESSMON_STORE={store}")
+    assert shell.run_cell_magic("accessmon", DAY, sql)["n"].tolist() == [2]
+
+    monkeypatch.delenv("ACCESSMON_STORE")
+    config = tmp_path / "accessmon.yaml"
+    config.write_text("store: nowhere\n")
+    assert shell.run_cell_magic("accessmon", DAY, sql) is None
+    assert f"(store from {config})" in capsys.readouterr().err
+    config.write_text(f"store: {store}\n")
+    os.utime(config, ns=(1, 1))  # a new modification time, however fast the test runs
+    assert shell.run_cell_magic("accessmon", DAY, sql)["n"].tolist() == [2]
+
+
+def test_usage_names_store(shell, store, capsys):
+    assert shell.run_line_magic("accessmon", "") is None
+    assert "[--store DIR]" in capsys.readouterr().err
 
 
 def test_denied_user_gets_one_line_and_nothing_is_set(shell, store, tmp_path, capsys):
