@@ -26,7 +26,11 @@ def ingest(paths: tuple[Path, ...]) -> None:
 @click.option("--days", type=click.IntRange(min=1), default=90, show_default=True)
 @click.option("--users", type=click.IntRange(min=1), default=40, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), help="Last day [default: today].")
+@click.option(
+    "--end-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last day [default: today]. No event is later than now.",
+)
 @global_options
 def demo(events: int, days: int, users: int, seed: int, end_date) -> None:
     """Write a synthetic but realistic Teleport audit log into the store."""
