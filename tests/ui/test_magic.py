@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
 
 from accessmon import reports
@@ -188,3 +189,29 @@ def test_denied_schema_is_audited(shell, store, tmp_path, capsys):
         "AMQ007W",
         "bob",
     )
+
+
+def _complete(shell, text: str) -> list[tuple[str, str]]:
+    """IPython's own completions where `|` marks the cursor, as (text, replaced text)."""
+    cursor = text.index("|")
+    text = text.replace("|", "", 1)
+    with provisionalcompleter():
+        found = list(shell.Completer.completions(text, cursor))
+    return [(c.text, text[c.start : c.end]) for c in found]
+
+
+def test_completion_in_magic_cells(shell, store):
+    cell = f"%%accessmon --store {store} --days 30\n"
+    assert _complete(shell, cell + "SELECT * FROM session_st|") == [("session_start", "session_st")]
+    assert _complete(shell, cell + "SELECT s.lo| FROM session_start s") == [("login", "lo")]
+    words = [w for w, _ in _complete(shell, cell + "SELECT * FROM cert_create\nWHERE identity_u|")]
+    assert "identity_user" in words and all(w.startswith("identity_u") for w in words)
+    line = f"%accessmon --store {store} --days 3 SELECT * FROM cert_cr|"
+    assert _complete(shell, line) == [("cert_create", "cert_cr")]
+
+
+def test_completion_stays_out_of_python_and_options(shell, store):
+    shell.user_ns["session_like"] = 1
+    assert ("session_like", "session_l") in _complete(shell, "x = session_l|")
+    assert not [w for w, _ in _complete(shell, "%%accessmon --sto|\nSELECT 1") if w == "store"]
+    assert _complete(shell, f"%accessmon schema --store {store} cert_cr|") == []
