@@ -157,14 +157,48 @@ class Config(_Section):
     reports_dir: Path = Path("reports/definitions")
     rules_dir: Path = Path("rules")
     output_dir: Path = Path("reports")
+    exports_dir: Path = Path("exports")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     source: Path | None = Field(default=None, exclude=True)
     #: the system configuration in force, if any, and where a requested `user` came from
     system: Path | None = Field(default=None, exclude=True)
     user_source: str | None = Field(default=None, exclude=True)
+    #: where `store` came from, for the message of a missing store ("from ACCESSMON_STORE")
+    store_source: str | None = Field(default=None, exclude=True)
 
 
-_PATH_KEYS = ("store", "audit_log", "queries_dir", "reports_dir", "rules_dir", "output_dir")
+_PATH_KEYS = (
+    "store", "audit_log", "queries_dir", "reports_dir", "rules_dir", "output_dir", "exports_dir",
+)  # fmt: skip
+_ALERT_PATH_KEYS = ("alert_log", "state_file")
+
+
+def find_config(start: str | Path | None = None) -> Path | None:
+    """`accessmon.yaml` in `start` (the working directory) or its nearest parent, as ruff,
+    pytest and git find theirs: a kernel started in `notebooks/` finds the project's file."""
+    folder = Path.cwd() if start is None else Path(start).absolute()
+    for candidate in (folder, *folder.parents):
+        path = candidate / DEFAULT_CONFIG
+        if path.is_file():
+            return path
+    return None
+
+
+def _project_defaults(data: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The default paths that `data` leaves unset, under the project root (the folder of the
+    config file), so every folder of the project shares one store, audit trail and exports."""
+    out = dict(data)
+    for key in _PATH_KEYS:
+        if key not in out:
+            out[key] = str(root / Config.model_fields[key].default)
+    alerts = out.get("alerts", {})
+    if isinstance(alerts, Mapping):
+        defaults = AlertsConfig.model_fields
+        out["alerts"] = {
+            **{k: str(root / defaults[k].default) for k in _ALERT_PATH_KEYS},
+            **alerts,
+        }
+    return out
 
 
 def _read_file(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
@@ -189,7 +223,7 @@ def _rebase(data: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(alerts, dict):
         out["alerts"] = {
             k: str(base / v)
-            if k in ("alert_log", "state_file") and isinstance(v, str) and not Path(v).is_absolute()
+            if k in _ALERT_PATH_KEYS and isinstance(v, str) and not Path(v).is_absolute()
             else v
             for k, v in alerts.items()
         }
@@ -336,19 +370,17 @@ def load_config(
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     teleport_config: str | Path | None = None,
+    start: str | Path | None = None,
 ) -> Config:
     """Build the Config: teleport.yaml (if given), then the file (explicit, ACCESSMON_CONFIG or
-    ./accessmon.yaml), then the environment, then flags; later ones win."""
+    the nearest accessmon.yaml from `start`, by default the working directory, up), then the
+    environment, then flags; later ones win. The file's folder is the project root: its relative paths and the
+    default ones are under it. Relative paths from the environment or flags stay relative to
+    the working directory, as users expect of those."""
     environ = os.environ if environ is None else environ
     system = system_config_path(environ)
     sys_data = _load_system(system) if system is not None else {}
-    path: Path | None = None
-    if config_file:
-        path = Path(config_file)
-    elif environ.get("ACCESSMON_CONFIG"):
-        path = Path(environ["ACCESSMON_CONFIG"])
-    elif DEFAULT_CONFIG.is_file():
-        path = DEFAULT_CONFIG
+    path = config_path(config_file, environ, start)
     data: dict[str, Any] = from_teleport(teleport_config) if teleport_config else {}
     origins: dict[str, str] = dict.fromkeys(data, f"--teleport-config {teleport_config}")
     node = None
@@ -372,5 +404,48 @@ def load_config(
     if system is not None:
         _lock(system, sys_data, data, origins)
         data = _merge(sys_data, data)
+        origins.update((k, str(system)) for k in sys_data if k not in origins)
+    if path is not None:
+        # under a system configuration, the locked keys' defaults stay as they always were
+        keep = {k: data[k] for k in LOCKED_KEYS if k in data} if system is not None else {}
+        data = _project_defaults(data, path.absolute().parent)
+        if system is not None:
+            data = {k: v for k, v in data.items() if k not in LOCKED_KEYS} | keep
     user_source = origins.get("user") or (str(system) if sys_data.get("user") else None)
-    return _validate(data, path, node, source=path, system=system, user_source=user_source)
+    return _validate(data, path, node, source=path, system=system, user_source=user_source,
+                     store_source=_store_source(origins.get("store"), path, start))  # fmt: skip
+
+
+def config_path(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    start: str | Path | None = None,
+) -> Path | None:
+    """The config file in force: explicit, else ACCESSMON_CONFIG, else the nearest
+    accessmon.yaml from `start` (the working directory) up; None when there is none."""
+    environ = os.environ if environ is None else environ
+    if config_file:
+        return Path(config_file)
+    if environ.get("ACCESSMON_CONFIG"):
+        return Path(environ["ACCESSMON_CONFIG"])
+    return find_config(start)
+
+
+def _store_source(origin: str | None, path: Path | None, start: str | Path | None) -> str:
+    """Where `store` came from, as a phrase: "from ACCESSMON_STORE", "the default ..."."""
+    if origin:
+        return f"from {origin}"
+    if path is not None:
+        return f"the default under the project root of {path.absolute()}"
+    return f"the default: no accessmon.yaml found from {Path(start or '.').absolute()} upwards"
+
+
+def fill_store_hint(config: Config) -> str:
+    """The exact commands that fill the configured store, for the message of a missing one:
+    plain `accessmon demo` in the project root where that finds the same store."""
+    where = Path(config.store).absolute()
+    source = config.source.absolute() if config.source else None
+    from_flag = config.store_source in ("from ACCESSMON_STORE", "from --store")
+    if source and not from_flag and find_config(source.parent) == source:
+        return f"run `accessmon demo` (or `accessmon ingest LOG...`) in {source.parent}"
+    return f"run `accessmon --store {where} demo` (or `accessmon --store {where} ingest LOG...`)"

@@ -15,6 +15,10 @@ class StoreError(AccessmonError):
     """The audit store is missing, unreadable or could not be written."""
 
 
+class MissingStore(StoreError):
+    """The configured store does not exist (yet): the message says where and how to fill it."""
+
+
 class StoreChanged(StoreError):
     """A file a query was planned over went away (a cache rebuild, a sync) before it was read."""
 

@@ -37,9 +37,10 @@ def build_store(tmp: Path, events: Iterable[dict], name: str = "store") -> Path:
 
 
 def session_for(store: Path, **flags) -> Session:
-    """A session on `store` that ignores any accessmon.yaml or ACCESSMON_* of the machine."""
+    """A session on `store` that ignores any accessmon.yaml or ACCESSMON_* of the machine
+    (and the repo's own accessmon.yaml: the file is looked for from the store's folder up)."""
     flags = {"store": store, "audit_log": store.parent / "accessmon-audit.jsonl", **flags}
-    return Session(load_config(flags=flags, environ={}))
+    return Session(load_config(flags=flags, environ={}, start=store.parent))
 
 
 @pytest.fixture
@@ -83,4 +84,4 @@ def roles_session(tmp_path: Path, user: str, store: Path | None = None) -> Sessi
         "audit_log": tmp_path / "audit.jsonl",
         "queries_dir": tmp_path / "queries",
     }
-    return Session(load_config(flags=flags, environ={}))
+    return Session(load_config(flags=flags, environ={}, start=tmp_path))

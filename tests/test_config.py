@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from accessmon.errors import AccessmonError, ConfigError
 from accessmon.session import resolve_user
 from accessmon.window import MAX_DAYS, Window
 
-from .conftest import EVENT, build_store, run
+from .conftest import EVENT, REPO, build_store, run
 
 WINDOW = ["--from", "2024-03-20", "--to", "2024-03-20"]
 
@@ -201,3 +202,97 @@ def test_loader_only_fields_are_unknown_keys_in_a_file(tmp_path, key):
     path.write_text(f"store: ./x\n{key}: /etc/passwd\n")
     with pytest.raises(ConfigError, match=f"accessmon.yaml:2: {key}: unknown field"):
         load_config(path, environ={})
+
+
+def test_project_file_found_from_a_subfolder(tmp_path, monkeypatch):
+    """A kernel in notebooks/ finds the project's accessmon.yaml, and the defaults it leaves
+    unset are under the project root, not under notebooks/."""
+    (tmp_path / "accessmon.yaml").write_text("store: data/audit\nrules_dir: my-rules\n")
+    (tmp_path / "notebooks" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "notebooks" / "deep")
+    cfg = load_config(environ={})
+    assert cfg.source == tmp_path / "accessmon.yaml"
+    assert cfg.store == tmp_path / "data" / "audit"
+    assert cfg.rules_dir == tmp_path / "my-rules"
+    assert cfg.audit_log == tmp_path / "data" / "accessmon-audit.jsonl"  # a default
+    assert cfg.queries_dir == tmp_path / "queries"
+    assert cfg.exports_dir == tmp_path / "exports"
+    assert cfg.alerts.alert_log == tmp_path / "data" / "alerts.jsonl"
+    assert cfg.store_source == f"from {tmp_path / 'accessmon.yaml'}"
+    # environment and flags stay relative to the working directory
+    env = load_config(environ={"ACCESSMON_STORE": "here", "ACCESSMON_OUTPUT_DIR": "out"})
+    assert env.store == Path("here") and env.output_dir == Path("out")
+    assert env.store_source == "from ACCESSMON_STORE"
+    assert load_config(flags={"store": "x"}, environ={}).store_source == "from --store"
+
+
+def test_nearest_file_wins(tmp_path, monkeypatch):
+    (tmp_path / "accessmon.yaml").write_text("engine: athena\n")
+    (tmp_path / "inner").mkdir()
+    (tmp_path / "inner" / "accessmon.yaml").write_text("engine: duckdb\n")
+    monkeypatch.chdir(tmp_path / "inner")
+    cfg = load_config(environ={})
+    assert cfg.engine == "duckdb" and cfg.store == tmp_path / "inner" / "data" / "audit"
+    assert cfg.store_source.startswith("the default under the project root")
+
+
+def test_no_file_anywhere_keeps_paths_relative(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(environ={})
+    assert cfg.queries_dir == Path("queries") and cfg.exports_dir == Path("exports")
+    assert cfg.store_source == f"the default: no accessmon.yaml found from {tmp_path} upwards"
+
+
+def test_missing_store_says_where_and_why(tmp_path, monkeypatch):
+    """The message names the absolute store, where the setting came from, and the command
+    that fills exactly that path."""
+    (tmp_path / "accessmon.yaml").write_text("engine: duckdb\n")
+    (tmp_path / "notebooks").mkdir()
+    out = run(["query", "exec", *WINDOW, "SELECT 1"], tmp_path / "notebooks")
+    assert out.returncode == 1
+    assert f"no audit store at {tmp_path / 'data' / 'audit'} " in out.stderr
+    assert f"default under the project root of {tmp_path / 'accessmon.yaml'}" in out.stderr
+    assert f"run `accessmon demo` (or `accessmon ingest LOG...`) in {tmp_path}" in out.stderr
+    assert not (tmp_path / "notebooks" / "data").exists()
+
+    env = run(["query", "exec", *WINDOW, "SELECT 1"], tmp_path, env={"ACCESSMON_STORE": "s"})
+    assert f"no audit store at {tmp_path / 's'} (store from ACCESSMON_STORE)" in env.stderr
+    assert f"run `accessmon --store {tmp_path / 's'} demo`" in env.stderr
+
+    (tmp_path / "accessmon.yaml").unlink()
+    bare = run(["summary"], tmp_path / "notebooks")
+    where = tmp_path / "notebooks" / "data" / "audit"
+    assert (
+        f"store {where} is empty (store the default: no accessmon.yaml found from " in bare.stdout
+    )
+    assert f"run `accessmon --store {where} demo`" in bare.stdout
+
+
+def test_shipped_config_keeps_notebooks_clean(tmp_path, monkeypatch):
+    """With the repo's accessmon.yaml, the CLI, the API and the editor run from notebooks/
+    use the project's store, audit trail, saved queries and exports, and create nothing there."""
+    from accessmon.session import Session
+    from accessmon.ui.editor import Editor
+
+    shutil.copy(REPO / "accessmon.yaml", tmp_path)
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    made = run(["demo", "--events", "300", "--days", "2"], notebooks)
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "data" / "audit").is_dir()
+    assert run(["query", "exec", "SELECT 1 AS x"], notebooks).returncode == 0
+    for var in ("ACCESSMON_CONFIG", "ACCESSMON_STORE", "ACCESSMON_AUDIT_LOG", "ACCESSMON_ENGINE",
+                "ACCESSMON_OUTPUT_DIR"):  # fmt: skip
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(notebooks)
+    with Session() as session:
+        saved = session.save_query("mine", "SELECT 1")
+        editor = Editor(session)
+        editor.set_sql("SELECT count(*) AS n FROM session_start")
+        editor.run()
+        exported = editor.export("csv")
+    assert editor.error is None or not editor.error
+    assert saved.parent == tmp_path / "queries"
+    assert exported.parent == tmp_path / "exports"
+    assert (tmp_path / "data" / "accessmon-audit.jsonl").is_file()
+    assert list(notebooks.iterdir()) == []

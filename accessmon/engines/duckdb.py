@@ -17,8 +17,8 @@ from pathlib import Path
 import duckdb
 
 from accessmon._io import arrow_table, pid_alive
-from accessmon.config import Config
-from accessmon.errors import EngineError, QueryError, StoreChanged, StoreError
+from accessmon.config import Config, fill_store_hint
+from accessmon.errors import EngineError, MissingStore, QueryError, StoreChanged
 from accessmon.names import did_you_mean
 from accessmon.result import QueryResult, QueryStats
 from accessmon.sql.render import (
@@ -50,6 +50,14 @@ def spill_folder() -> str:
         if pid.isdigit() and not pid_alive(int(pid)) and _owned(entry):
             shutil.rmtree(entry, ignore_errors=True)
     return tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{host}.{os.getpid()}.")
+
+
+def missing_store(config: Config) -> str:
+    """Where the store was looked for, why there, and the command that fills it: a kernel in
+    another folder than the analyst thought should not lead to a second store."""
+    where = Path(config.store).absolute()
+    why = config.store_source or "the default"
+    return f"no audit store at {where} (store {why}): {fill_store_hint(config)}"
 
 
 def _owned(path: Path) -> bool:
@@ -141,9 +149,7 @@ class DuckDBEngine:
         """A connection that can read the store and nothing else, and cannot be reconfigured."""
         if self._con is None:
             if not self.store.is_dir():
-                raise StoreError(
-                    f"no audit store at {self.store}: run `accessmon demo` or `accessmon ingest`"
-                )
+                raise MissingStore(missing_store(self.config))
             limits = self.config.duckdb
             if self._tmp is None:
                 # private (0700): spilled rows are audit data; removed with the engine
@@ -215,7 +221,7 @@ class DuckDBEngine:
         from accessmon.storage.store import count_by_day
 
         if not self.store.is_dir():
-            return [("store", False, f"{self.store} does not exist: run `accessmon demo`")]
+            return [("store", False, missing_store(self.config))]
         problems: list[str] = []
         days = list(count_by_day(self.store, problems))
         events = sum(n for _, _, n in days)

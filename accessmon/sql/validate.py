@@ -37,6 +37,13 @@ _WRITES = {
     "EXECUTE",
 }  # fmt: skip
 _STARTS = {"SELECT", "WITH", "(", "VALUES"}
+#: The words a statement starts with (Trino's and DuckDB's): one of them is refused as a
+#: matter of policy; an unknown word close to one (`SELEC`) is a typo, a syntax error.
+_STATEMENT_KEYWORDS = frozenset({
+    "SELECT", "WITH", "VALUES", *_WRITES, "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "SET", "RESET",
+    "USE", "ATTACH", "DETACH", "COPY", "PRAGMA", "INSTALL", "LOAD", "FORCE", "CALL", "EXPORT",
+    "IMPORT", "SUMMARIZE", "FROM", "TABLE", "DEFAULT",
+})  # fmt: skip
 
 #: Every function analyst SQL may not call, in one place (the README's "Limits" lists them).
 #: A pattern ending in `*` is a prefix; names are compared in their canonical form.
@@ -179,6 +186,11 @@ def _refuse_statement(first) -> None:
         return
     if word in _WRITES:
         raise QueryError(f"{word} is not allowed: queries are read-only", line=first.line, col=col)
+    hint = "" if word in _STATEMENT_KEYWORDS else did_you_mean(word, sorted(_STATEMENT_KEYWORDS), 1)
+    if hint:  # SELEC is a typo, not a matter of policy
+        raise QueryError(
+            f"syntax error: unknown statement {first.text}{hint}", line=first.line, col=col
+        )
     raise QueryError(
         f"{word} is not allowed: only SELECT queries over the audit views can run",
         line=first.line,

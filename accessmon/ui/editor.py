@@ -324,7 +324,8 @@ class Editor:
         frame = self._need_frame()
         if fmt not in EXPORT_FORMATS:
             raise AccessmonError(f"export format must be csv or parquet, not {fmt!r}")
-        target = Path(path) if path else default_export_path(self.export_name(), fmt)
+        exports = Path(self.session.config.exports_dir)
+        target = Path(path) if path else default_export_path(self.export_name(), fmt, exports)
         if fmt == "csv":
             write = functools.partial(write_frame_csv, frame, guard=csv_guard)
         else:

@@ -19,21 +19,28 @@ import os
 import re
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from IPython.core.completer import (
+    CompletionContext,
+    SimpleCompletion,
+    SimpleMatcherResult,
+    context_matcher,
+)
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
-from accessmon.errors import AccessmonError
+from accessmon.errors import AccessmonError, MissingStore
 
 if TYPE_CHECKING:
     from accessmon.session import Session
 
 USAGE = (
-    "usage: %%accessmon [--days N | --from D --to D] [-o VAR] [--store DIR]  (SQL in the cell); "
-    "%accessmon schema [VIEW]; %accessmon report NAME [--days N | --from D --to D]"
+    "usage: %%accessmon [--days N | --from D --to D] [-o VAR] [--store DIR] [--config FILE]  "
+    "(SQL in the cell); %accessmon [same options] SELECT ...; %accessmon schema [VIEW] "
+    "[--store DIR]; %accessmon report NAME [--days N | --from D --to D] [--store DIR]"
 )
 _GLOBAL_KEYS = ("store", "config_file", "user", "engine")
 #: The options that may precede SQL on a line: all of them take one value.
@@ -49,7 +56,7 @@ _WINDOW_ARGUMENTS = (
 )
 _GLOBAL_ARGUMENTS = (
     argument("-o", "--out", metavar="VAR", help="also store the result in VAR"),
-    argument("--store", help="audit store directory [default: ./data/audit]"),
+    argument("--store", help="audit store directory [default: the project's data/audit]"),
     argument("--config", dest="config_file", help="accessmon.yaml to use"),
     argument("--user", help="analyst name, for the role checks"),
     argument("--engine", choices=["duckdb", "athena"], help="query engine"),
@@ -117,12 +124,14 @@ def split_line_sql(line: str) -> tuple[str, str]:
 
 @magics_class
 class AccessmonMagics(Magics):
-    """One Session per shell, rebuilt when the global options change."""
+    """One Session per shell, rebuilt when the global options, an ACCESSMON_* variable or the
+    config file in force (or its modification time) change."""
 
     def __init__(self, shell: Any = None) -> None:
         super().__init__(shell)
         self._session: Session | None = None
         self._session_key: tuple[Any, ...] | None = None
+        self._completion_views: tuple[Session, dict[str, list[str]]] | None = None
 
     @line_cell_magic
     @magic_arguments()
@@ -135,6 +144,8 @@ class AccessmonMagics(Magics):
             return self._dispatch(line, cell)
         except _Help:
             return None
+        except MissingStore as e:
+            _error(f"{e}; or pass --store DIR to %%accessmon")
         except AccessmonError as e:
             _error(str(e))
         except Exception as e:
@@ -160,11 +171,13 @@ class AccessmonMagics(Magics):
         return self._query(_parse(parser, options, "%accessmon"), sql)
 
     def session(self, args: argparse.Namespace) -> Session:
-        """The shell's Session; a new one when --store, --config, --user or --engine change."""
+        """The shell's Session; a new one when --store, --config, --user or --engine change,
+        or what the configuration is built from: `%env ACCESSMON_STORE=...` takes effect at
+        the next use, as does an edit of accessmon.yaml or a `%cd` into another project."""
         from accessmon.session import Session
 
         flags = {key: getattr(args, key) for key in _GLOBAL_KEYS}
-        key = tuple(flags.values())
+        key = (tuple(flags.values()), *_environment_key(flags["config_file"]))
         if self._session is None or key != self._session_key:
             if self._session is not None:
                 self._session.close()
@@ -172,6 +185,21 @@ class AccessmonMagics(Magics):
             self._session = Session(**flags)
             self._session_key = key
         return self._session
+
+    def completion_schema(self, options: str) -> Mapping[str, Sequence[str]]:
+        """view -> column names that the cell's session may list, for completion: asked
+        (and audited) once per Session; nothing when the options or the session are wrong."""
+        try:
+            session = self.session(_parse(self.accessmon.parser, options, "%%accessmon"))
+            if self._completion_views is None or self._completion_views[0] is not session:
+                views = session.views()
+                self._completion_views = (
+                    session,
+                    {n: [c.name for c in v.columns] for n, v in views.items()},
+                )
+            return self._completion_views[1]
+        except (AccessmonError, _Help):
+            return {}
 
     def _store(self, name: str | None, value: Any) -> None:
         if name:
@@ -215,10 +243,79 @@ class AccessmonMagics(Magics):
         reports.display_report(run)
 
 
+def _environment_key(config_file: str | None) -> tuple[Any, ...]:
+    """What a Session's configuration is read from, besides the flags: the ACCESSMON_* and
+    JupyterHub variables, and the config file in force with its modification time."""
+    from accessmon.config import config_path
+
+    environ = tuple(sorted((k, v) for k, v in os.environ.items()
+                           if k.startswith(("ACCESSMON_", "JUPYTERHUB_"))))  # fmt: skip
+    path = config_path(config_file)
+    try:
+        stamp = path.stat().st_mtime_ns if path is not None else None
+    except OSError:
+        stamp = None
+    return environ, str(path.absolute()) if path else None, stamp
+
+
 def _error(message: str) -> None:
     print(f"accessmon: {' '.join(message.split())}", file=sys.stderr)
 
 
+def magic_sql(full_text: str, line: int, column: int) -> tuple[str, str, int] | None:
+    """(options, SQL, cursor offset in the SQL) when the cursor is in the SQL of a
+    `%%accessmon` cell or after `%accessmon ` on a line; None elsewhere."""
+    lines = full_text.split("\n")
+    if lines[0].lstrip().startswith("%%accessmon") and line >= 1:
+        options = lines[0].lstrip()[len("%%accessmon") :]
+        offset = sum(len(text) + 1 for text in lines[1:line]) + column
+        return options, "\n".join(lines[1:]), offset
+    text = lines[line] if line < len(lines) else ""
+    stripped = text.lstrip()
+    if not stripped.startswith("%accessmon ") or stripped.split()[1:2] in (["schema"], ["report"]):
+        return None
+    rest_at = len(text) - len(stripped) + len("%accessmon ")
+    options, sql = split_line_sql(text[rest_at:])
+    sql_at = text.index(sql, rest_at) if sql else len(text)
+    if column < sql_at:
+        return None
+    return options, text[sql_at:], column - sql_at
+
+
+_FRAGMENT = re.compile(r"[A-Za-z_][\w$]*$")
+
+
+def sql_matcher(magics: AccessmonMagics) -> Callable[[CompletionContext], SimpleMatcherResult]:
+    """An IPython matcher that completes view and column names inside the magic's SQL."""
+    from accessmon.sql.complete import complete
+
+    @context_matcher()
+    def accessmon_sql_matcher(context: CompletionContext) -> SimpleMatcherResult:
+        found = magic_sql(context.full_text, context.cursor_line, context.cursor_position)
+        if found is None:
+            return {"completions": [], "suppress": False}
+        options, sql, offset = found
+        words = complete(sql, offset, magics.completion_schema(options))
+        fragment = _FRAGMENT.search(sql[:offset])
+        return {
+            "completions": [SimpleCompletion(w, type="sql") for w in words],
+            "matched_fragment": fragment.group(0) if fragment else "",
+            "suppress": True,  # Python names are no help inside SQL
+            "ordered": True,
+        }
+
+    return accessmon_sql_matcher
+
+
 def register(ipython: Any) -> None:
-    """Register the magics with a shell; `%load_ext accessmon` calls this."""
-    ipython.register_magics(AccessmonMagics)
+    """Register the magics and their SQL completion with a shell; `%load_ext accessmon`
+    calls this (again on a reload: the completion is registered once)."""
+    magics = AccessmonMagics(ipython)
+    ipython.register_magics(magics)
+    completer = getattr(ipython, "Completer", None)
+    if completer is not None:
+        completer.custom_matchers[:] = [
+            m for m in completer.custom_matchers
+            if getattr(m, "__name__", "") != "accessmon_sql_matcher"
+        ]  # fmt: skip
+        completer.custom_matchers.append(sql_matcher(magics))

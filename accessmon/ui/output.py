@@ -78,8 +78,9 @@ def to_table(table: pa.Table, title: str | None = None):
 
 
 def default_export_path(name: str, fmt: str, folder: Path | None = None) -> Path:
-    """`exports/<query>_<UTC time>.<fmt>` under the working directory; never overwrites."""
-    folder = folder or Path.cwd() / "exports"
+    """`<folder>/<query>_<UTC time>.<fmt>`, never overwriting; `folder` is the configured
+    exports_dir (the project's `exports/`), else `exports/` under the working directory."""
+    folder = Path(folder or "exports").absolute()
     stamp = file_stamp()
     path = folder / f"{name}_{stamp}.{fmt}"
     if path.exists():

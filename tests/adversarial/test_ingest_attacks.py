@@ -396,9 +396,8 @@ def test_demo_waits_for_the_store_lock_like_ingest(tmp_path):
     store = tmp_path / "store"
     err_path = tmp_path / "demo.err"
     with store_mod.write_lock(store), open(err_path, "w") as err:
-        proc = _popen(
-            ["demo", "--events", "2000", "--days", "2", "--store", str(store)], tmp_path, err
-        )
+        demo = ["demo", "--events", "2000", "--days", "2", "--end-date", "2024-03-20"]
+        proc = _popen([*demo, "--store", str(store)], tmp_path, err)
         expected = f"waiting for the store lock held by pid {os.getpid()}"
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and expected not in err_path.read_text():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -38,12 +40,31 @@ def test_write_demo_gives_identical_stores(tmp_path):
         assert ta.equals(tb)
 
 
-def test_default_end_date_is_today_utc():
-    before = dt.datetime.now(dt.UTC).date()
-    table = generate(200, days=3)
-    after = dt.datetime.now(dt.UTC).date()
-    last = max(t.date() for t in table.column("event_time").to_pylist())
-    assert last in (before, after)
+def test_default_demo_ends_now():
+    """With no end date, the log runs to the current time, never past it."""
+    before = dt.datetime.now(dt.UTC)
+    table = generate(5000, days=2)
+    after = dt.datetime.now(dt.UTC)
+    last = max(table.column("event_time").to_pylist())
+    assert last <= after
+    assert last.date() >= before.date() - dt.timedelta(days=1)
+
+
+def test_a_log_read_at_noon_is_the_days_log_up_to_noon():
+    noon = dt.datetime(2024, 3, 20, 12, tzinfo=dt.UTC)
+    whole = generate(3000, days=2, seed=4, end_date=END)
+    until_noon = generate(3000, days=2, seed=4, end_date=END, now=noon)
+    times = until_noon.column("event_time").to_pylist()
+    assert 0 < len(times) < whole.num_rows and max(times) <= noon
+    expected = whole.filter(pc.less_equal(whole.column("event_time"), pa.scalar(noon)))
+    assert until_noon.equals(expected)
+    assert generate(5, days=1, end_date=END, now=noon - dt.timedelta(days=1)).num_rows == 0
+
+
+def test_odd_chunking_builds_no_empty_chunk():
+    """Two events on one day in chunks of one: the split leaves an empty part, not built."""
+    chunks = list(iter_chunks(2, days=1, end_date=END, chunk_events=1))
+    assert sum(c.num_rows for c in chunks) == 2
 
 
 @pytest.mark.parametrize(

@@ -251,3 +251,24 @@ def test_a_cte_name_in_another_script_form_matches_its_reference():
     )
     assert checked.views == ("exec",)
     assert '"recent"' in checked.tree.sql("trino")  # the engine sees the name that was checked
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELEC * FROM session_start", "unknown statement SELEC (did you mean SELECT?) (line 1, column 1)"),
+        ("\n  selct 1", "unknown statement selct (did you mean SELECT?) (line 2, column 3)"),
+        ("WIHT a AS (SELECT 1) SELECT 1", "unknown statement WIHT (did you mean WITH?)"),
+    ],
+)  # fmt: skip
+def test_a_typo_of_select_is_a_syntax_error_not_a_policy_denial(sql, message):
+    with pytest.raises(QueryError) as e:
+        check_query(sql)
+    assert str(e.value).startswith("syntax error: ") and message in str(e.value)
+    assert "only SELECT" not in str(e.value)
+
+
+@pytest.mark.parametrize("word", ["RESET", "INSTALL", "SHOW", "FOO"])
+def test_a_real_statement_or_an_unlike_word_is_still_refused(word):
+    with pytest.raises(QueryError, match=f"^{word} is not allowed: only SELECT queries"):
+        check_query(f"{word} x")

@@ -74,7 +74,7 @@ def rbac_session(store: Path, tmp_path: Path, user: str) -> Session:
         "audit_log": tmp_path / "audit.jsonl",
         "queries_dir": tmp_path / "queries",
     }
-    return Session(load_config(flags=flags, environ={}))
+    return Session(load_config(flags=flags, environ={}, start=tmp_path))
 
 
 def audit_lines(editor: Editor) -> list[dict]:

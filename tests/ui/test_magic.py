@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
 
 from accessmon import reports
@@ -73,6 +75,35 @@ def test_one_session_per_shell_until_the_options_change(shell, store):
     assert _magics(shell)._session is first
     shell.run_cell_magic("accessmon", f"--store {store} --user carol {DAY}", sql)
     assert _magics(shell)._session is not first and _magics(shell)._session.user == "carol"
+
+
+def test_env_and_config_changes_take_effect_at_the_next_use(
+    shell, store, tmp_path, monkeypatch, capsys
+):
+    """`%env ACCESSMON_STORE=...` and an edit of accessmon.yaml reach the next cell; a missing
+    store says where it was looked for, why, and that --store is an option of the magic."""
+    sql = "SELECT count(*) AS n FROM session_start"
+    assert shell.run_cell_magic("accessmon", DAY, sql) is None
+    err = capsys.readouterr().err
+    assert f"no audit store at {tmp_path / 'data' / 'audit'} (store the default: no" in err
+    assert err.endswith("; or pass --store DIR to %%accessmon\n")
+    monkeypatch.setenv("ACCESSMON_STORE", "unset-after-the-test")
+    shell.run_line_magic("env", f"ACCESSMON_STORE={store}")
+    assert shell.run_cell_magic("accessmon", DAY, sql)["n"].tolist() == [2]
+
+    monkeypatch.delenv("ACCESSMON_STORE")
+    config = tmp_path / "accessmon.yaml"
+    config.write_text("store: nowhere\n")
+    assert shell.run_cell_magic("accessmon", DAY, sql) is None
+    assert f"(store from {config})" in capsys.readouterr().err
+    config.write_text(f"store: {store}\n")
+    os.utime(config, ns=(1, 1))  # a new modification time, however fast the test runs
+    assert shell.run_cell_magic("accessmon", DAY, sql)["n"].tolist() == [2]
+
+
+def test_usage_names_store(shell, store, capsys):
+    assert shell.run_line_magic("accessmon", "") is None
+    assert "[--store DIR]" in capsys.readouterr().err
 
 
 def test_denied_user_gets_one_line_and_nothing_is_set(shell, store, tmp_path, capsys):
@@ -158,3 +189,29 @@ def test_denied_schema_is_audited(shell, store, tmp_path, capsys):
         "AMQ007W",
         "bob",
     )
+
+
+def _complete(shell, text: str) -> list[tuple[str, str]]:
+    """IPython's own completions where `|` marks the cursor, as (text, replaced text)."""
+    cursor = text.index("|")
+    text = text.replace("|", "", 1)
+    with provisionalcompleter():
+        found = list(shell.Completer.completions(text, cursor))
+    return [(c.text, text[c.start : c.end]) for c in found]
+
+
+def test_completion_in_magic_cells(shell, store):
+    cell = f"%%accessmon --store {store} --days 30\n"
+    assert _complete(shell, cell + "SELECT * FROM session_st|") == [("session_start", "session_st")]
+    assert _complete(shell, cell + "SELECT s.lo| FROM session_start s") == [("login", "lo")]
+    words = [w for w, _ in _complete(shell, cell + "SELECT * FROM cert_create\nWHERE identity_u|")]
+    assert "identity_user" in words and all(w.startswith("identity_u") for w in words)
+    line = f"%accessmon --store {store} --days 3 SELECT * FROM cert_cr|"
+    assert _complete(shell, line) == [("cert_create", "cert_cr")]
+
+
+def test_completion_stays_out_of_python_and_options(shell, store):
+    shell.user_ns["session_like"] = 1
+    assert ("session_like", "session_l") in _complete(shell, "x = session_l|")
+    assert not [w for w, _ in _complete(shell, "%%accessmon --sto|\nSELECT 1") if w == "store"]
+    assert _complete(shell, f"%accessmon schema --store {store} cert_cr|") == []

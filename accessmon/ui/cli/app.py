@@ -27,7 +27,12 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not in Python's shutdown
+            return result
+        except BrokenPipeError:  # `accessmon ... | head`: end quietly, as git and ls do
+            _silence_stdout()
+            ctx.exit(141)  # 128 + SIGPIPE, what the shell reports for them
         except AccessmonError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(1)
@@ -44,6 +49,14 @@ class _Group(click.Group):
                 err=True,
             )
             ctx.exit(2)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so flushing what is left at exit cannot fail again (the
+    recipe of Python's signal docs)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

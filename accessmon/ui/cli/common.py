@@ -23,13 +23,13 @@ _GLOBAL_OPTIONS = [
     click.option(
         "--store",
         type=click.Path(file_okay=False, path_type=Path),
-        help="Audit store directory [default: ./data/audit, or ACCESSMON_STORE].",
+        help="Audit store directory [default: ACCESSMON_STORE, or data/audit in the project].",
     ),
     click.option(
         "--config",
         "config_file",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Config file [default: ./accessmon.yaml if present, or ACCESSMON_CONFIG].",
+        help="Config file [default: ACCESSMON_CONFIG, or the nearest accessmon.yaml from here up].",
     ),
     click.option(
         "--teleport-config",

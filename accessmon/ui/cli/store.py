@@ -26,7 +26,11 @@ def ingest(paths: tuple[Path, ...]) -> None:
 @click.option("--days", type=click.IntRange(min=1), default=90, show_default=True)
 @click.option("--users", type=click.IntRange(min=1), default=40, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--end-date", type=click.DateTime(["%Y-%m-%d"]), help="Last day [default: today].")
+@click.option(
+    "--end-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Last day [default: today]. No event is later than now.",
+)
 @global_options
 def demo(events: int, days: int, users: int, seed: int, end_date) -> None:
     """Write a synthetic but realistic Teleport audit log into the store."""
@@ -97,14 +101,19 @@ def cache_clear() -> None:
 @global_options
 def summary(fmt: str) -> None:
     """What the store holds: days, files, events per type."""
+    from accessmon.config import fill_store_hint
     from accessmon.storage.store import summarize
 
-    info = summarize(Path(config_from_options().store))
+    config = config_from_options()
+    info = summarize(Path(config.store))
     if fmt == "json":
         click.echo(json.dumps(info, indent=2))
         return
     if not info["events"]:
-        click.echo(f"store {info['store']} is empty: run `accessmon demo` or `accessmon ingest`")
+        where = Path(config.store).absolute()
+        click.echo(
+            f"store {where} is empty (store {config.store_source}): {fill_store_hint(config)}"
+        )
         return
     click.echo(
         f"store {info['store']}: {info['events']} events in {info['files']} files, "

@@ -4,8 +4,11 @@ The root group: its help, `python -m accessmon`, one-line errors, every group re
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +75,31 @@ def test_alert_group_survives_any_import_order(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "'alert'" in out.stdout
+
+
+def _into_closed_pipe(args: list[str], cwd, lines: int) -> tuple[int, str]:
+    """Run the console script with stdout into a pipe whose reader goes away after `lines`
+    lines, as `accessmon ... | head -1` does; (exit status, stderr)."""
+    exe = shutil.which("accessmon", path=str(Path(sys.executable).parent))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSMON_")}
+    proc = subprocess.Popen(
+        [exe, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    for _ in range(lines):
+        proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    return proc.wait(), err
+
+
+@pytest.mark.parametrize("lines", [0, 1])
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path, lines):
+    """`accessmon summary | head -1` (in `make demo`): no "internal error: BrokenPipeError",
+    no traceback; the exit status is 141 (128 + SIGPIPE), as a shell reports for git or ls,
+    or 0 when everything was written before the reader went away."""
+    store = build_store(
+        tmp_path, [{**EVENT, "uid": f"u-{i}", "event": f"e.{i}"} for i in range(3000)]
+    )
+    status, err = _into_closed_pipe(["--store", str(store), "summary"], tmp_path, lines)
+    assert err == ""
+    assert status == 141 if lines == 0 else status in (0, 141)

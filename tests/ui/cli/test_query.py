@@ -54,3 +54,12 @@ def test_an_impossible_window_is_refused_once_and_audited(tmp_path):
         ("secreports.audit.query.run", False, "SELECT 1 AS x"),
         ("accessmon.audit_query.prepare", False, "SELECT 1 AS x"),
     ]
+
+
+def test_a_typo_of_select_says_did_you_mean(tmp_path):
+    store = build_store(tmp_path, [EVENT])
+    out = run(["query", "exec", *WINDOW, "SELEC 1"], tmp_path, env={"ACCESSMON_STORE": str(store)})
+    assert out.returncode == 1
+    assert out.stderr.endswith(
+        "error: syntax error: unknown statement SELEC (did you mean SELECT?) (line 1, column 1)\n"
+    )
