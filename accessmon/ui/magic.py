@@ -310,6 +310,9 @@ def sql_matcher(magics: AccessmonMagics) -> Callable[[CompletionContext], Simple
 def register(ipython: Any) -> None:
     """Register the magics and their SQL completion with a shell; `%load_ext accessmon`
     calls this (again on a reload: the completion is registered once)."""
+    from accessmon.ui.notices import show_notices_in_notebook
+
+    show_notices_in_notebook()  # the single-user notice is information, not red stderr
     magics = AccessmonMagics(ipython)
     ipython.register_magics(magics)
     completer = getattr(ipython, "Completer", None)
