@@ -87,6 +87,9 @@ def browser():
 def pytest_runtest_makereport(item, call):
     report = yield
     item.stash.setdefault(_REPORTS, {})[report.when] = report
+    if report.skipped and isinstance(report.longrepr, tuple) and e2e.ENABLE in report.longrepr[2]:
+        # One summary line for the whole directory, not one per test file.
+        report.longrepr = (__file__, None, report.longrepr[2])
     return report
 
 

@@ -34,7 +34,7 @@ ENABLE = (
 )
 #: Generous, for a loaded 2-core CI machine; a passing test waits far less.
 KERNEL_TIMEOUT = 60_000
-RUN_TIMEOUT = 120_000
+RUN_TIMEOUT = 90_000
 UI_TIMEOUT = 30_000
 
 
@@ -182,7 +182,8 @@ class Lab:
         return json.loads(text) if text else None
 
     def url(self, notebook: str) -> str:
-        return f"{self.base}/lab/tree/{notebook}?token={self.token}"
+        """`reset`: no notebook of an earlier test comes back from the saved workspace."""
+        return f"{self.base}/lab/tree/{notebook}?reset&token={self.token}"
 
     def new_notebook(self, name: str, cells: list[str]) -> None:
         """A notebook in notebooks/ (the server's root), on the `accessmon` kernel."""
@@ -256,22 +257,25 @@ def open_notebook(page: Page, lab: Lab, name: str) -> Locator:
 
 
 def wait_kernel_idle(page: Page, panel: Locator, timeout: int = KERNEL_TIMEOUT) -> None:
-    """The notebook toolbar's execution indicator says idle: the kernel has started."""
+    """The status bar says `accessmon | Idle`: the notebook's kernel has started and is connected.
+
+    (The toolbar's execution indicator says idle before any kernel exists.)"""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    indicator = panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    status = page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"^\S+ \| \S+$"))
+    idle = page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"^accessmon \| Idle$"))
     deadline = time.monotonic() + timeout / 1000
     seen: list[str] = []
     while True:
         seen += dismiss_dialogs(page)
         try:
-            indicator.wait_for(state="visible", timeout=2_000)
+            idle.wait_for(state="visible", timeout=2_000)
             return
         except PlaywrightTimeout:
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"the kernel did not become idle; dialogs seen: {seen or 'none'}; "
-                    f"kernel shown: {panel.locator('.jp-KernelName, .jp-Toolbar-kernelName').all_inner_texts()}"
+                    f"the kernel did not become idle: status {status.all_inner_texts()}, "
+                    f"dialogs seen: {seen or 'none'}"
                 ) from None
 
 

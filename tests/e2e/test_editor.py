@@ -18,7 +18,7 @@ from .conftest import REPO
 
 NOTEBOOK = "query_editor.ipynb"
 QUERY = "SELECT user, count(*) AS n FROM session_start GROUP BY user"
-ROWS = re.compile(r"^\s*[1-9][\d,]* rows?\s*$")
+ROWS = re.compile(r"^\s*[1-9][\d,]* rows?\b")
 EDITOR = ".am-editor"
 
 #: One column of the visible grid, as numbers: DataTables may split the header and the body
@@ -38,18 +38,21 @@ SORTED_JS = f"""([root, before]) => {{
 }}"""
 
 
+def run_button(panel):
+    """The editor's Run: `.am-run`, or today's ipywidgets button labelled Run."""
+    label = re.compile(r"^\s*Run\s*$")
+    return panel.locator(f"{EDITOR} .am-run").or_(panel.locator("button", has_text=label)).first
+
+
 def open_editor(page, lab):
     panel = e2e.open_notebook(page, lab, NOTEBOOK)
     e2e.run_all(page, panel)
-    run = panel.locator(f"{EDITOR} .am-run").or_(page.get_by_role("button", name="Run", exact=True))
-    e2e.expect_state(panel, run)
+    e2e.expect_state(panel, run_button(panel))
     return panel
 
 
 def click_run(panel):
-    panel.locator(f"{EDITOR} .am-run").or_(
-        panel.get_by_role("button", name="Run", exact=True)
-    ).first.click()
+    run_button(panel).click()
 
 
 def expect_rows(panel):
@@ -59,14 +62,15 @@ def expect_rows(panel):
 def run_typed_query(page, panel, sql=QUERY):
     """Click the SQL box, select all, type `sql`, press Ctrl+Enter; the grid once it has rows."""
     box = panel.locator(f"{EDITOR} .am-sql .cm-content")
-    e2e.expect_state(panel, box)
+    e2e.expect_state(panel, box, timeout=e2e.UI_TIMEOUT)
     box.click()
     page.keyboard.press("Control+a")
     page.keyboard.type(sql)
     page.keyboard.press("Control+Enter")
     results = panel.locator(f"{EDITOR} .am-results")
     e2e.expect_state(panel, results.locator("table.dataTable tbody tr"))
-    e2e.expect_state(panel, results.locator("table.dataTable thead th", has_text="user"))
+    header = results.locator("table.dataTable thead th", has_text="user")
+    e2e.expect_state(panel, header, timeout=e2e.UI_TIMEOUT)
     return results
 
 
@@ -89,9 +93,8 @@ def test_editor_first_use_runs_the_example_query(lab, page):
     click_run(panel)
     expect_rows(panel)
     if shots := e2e.screenshot_dir(REPO):
-        panel.locator(EDITOR).or_(panel.locator(".jupyter-widgets").first).first.evaluate(
-            "e => e.scrollIntoView({block: 'start'})"
-        )
+        editor = panel.locator(".jp-OutputArea", has=run_button(panel))
+        editor.evaluate("e => e.scrollIntoView({block: 'start'})")
         page.screenshot(path=shots / "editor.png")
 
 
@@ -131,7 +134,7 @@ def test_editor_row_click_shows_the_row_as_json(lab, page):
     results = run_typed_query(page, panel)
     results.locator("table.dataTable tbody tr").filter(visible=True).first.click()
     shown = panel.locator(f"{EDITOR} .am-row-json")
-    e2e.expect_state(panel, shown)
+    e2e.expect_state(panel, shown, timeout=e2e.UI_TIMEOUT)
     e2e.expect(shown).to_contain_text(re.compile(r'"user"\s*:'), timeout=e2e.UI_TIMEOUT)
     e2e.expect(shown).to_contain_text(re.compile(r'"n"\s*:'), timeout=e2e.UI_TIMEOUT)
 
@@ -169,7 +172,7 @@ def test_editor_window_buttons_fit_one_row_at_1024px(lab, page):
     page.set_viewport_size({"width": 1024, "height": 900})
     panel = open_editor(page, lab)
     buttons = panel.locator(f"{EDITOR} .am-window button")
-    e2e.expect_state(panel, buttons)
+    e2e.expect_state(panel, buttons, timeout=e2e.UI_TIMEOUT)
     boxes = buttons.evaluate_all(
         """bs => bs.map(b => ({text: b.innerText.trim(), y: b.getBoundingClientRect().y,
                               cut: b.scrollWidth > b.clientWidth}))"""
