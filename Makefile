@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SIZE   ?= 10000000
 
-.PHONY: demo test lab bench lint format venv clean js
+.PHONY: demo test test-e2e screenshots lab bench lint format venv clean js
 
 # Rebuilt only when pyproject.toml changes, so a second run starts at once.
 $(STAMP): pyproject.toml
@@ -27,6 +27,15 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 -q
+
+# JupyterLab in Chromium, on a fresh copy of the repo after `make demo` (tests/e2e).
+test-e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e -m e2e -p no:xdist -q
+
+# The README's images, written by the browser tests that open the editor and the report.
+screenshots: $(STAMP)
+	ACCESSMON_SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/e2e -m e2e -p no:xdist -q \
+		-k "first_use or security_report"
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
