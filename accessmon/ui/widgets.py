@@ -75,7 +75,7 @@ _CSS = """<style>
 .am-editor .am-error { color: #b71c1c; background: #fdecea; border-left: 4px solid #c62828;
   padding: 4px 8px; white-space: pre-wrap; }
 .am-editor .am-error pre { margin: 4px 0 0; background: none; }
-.am-editor .am-notice { color: #0d47a1; background: #e8f0fe; border-left: 4px solid #1a73e8;
+.am-editor .am-info { color: #0d47a1; background: #e8f0fe; border-left: 4px solid #1a73e8;
   padding: 4px 8px; }
 .am-editor .am-busy { color: #512fc9; }
 .am-editor .am-view-info { font-size: 12px; line-height: 1.4; }
@@ -166,11 +166,14 @@ def build_ui(editor: QueryEditor) -> dict[str, Any]:
     ui["export"] = w.Button(description="Export", icon="download", layout=w.Layout(width="100px"))
     ui["link"] = w.HTML()
 
-    for name in ("run", "draw", "export", "window", "grid", "chart", "rows", "link", "search"):
+    # Classes name the parts for styles and for the browser tests (tests/e2e).
+    for name in ("run", "draw", "export", "window", "chart", "rows", "link", "search", "views",
+                 "columns", "save", "status"):  # fmt: skip
         ui[name].add_class(f"am-{name}")
-    ui["grid"].add_class("am-results")
-    ui["row_json"].add_class("am-row-json")
-    ui["view_info"].add_class("am-view-info")
+    for name, css in (("grid", "am-results"), ("row_json", "am-row-json"),
+                      ("view_info", "am-view-info"), ("insert_view", "am-insert-view"),
+                      ("insert_column", "am-insert-column"), ("save_name", "am-save-name")):  # fmt: skip
+        ui[name].add_class(css)
     _wire(editor, ui)
     if editor.main_view() in views:  # the browser opens on the view the query reads
         ui["views"].value = editor.main_view()
@@ -376,7 +379,7 @@ def _refresh_query(editor: QueryEditor, ui: dict[str, Any]) -> None:
     else:
         ui["status"].value = html.escape(editor.status)
     ui["notice"].value = (
-        f'<div class="am-notice">{html.escape(editor.notice)}</div>' if editor.notice else ""
+        f'<div class="am-info">{html.escape(editor.notice)}</div>' if editor.notice else ""
     )
     ui["error"].value = _error_html(editor)
 

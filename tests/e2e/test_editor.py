@@ -181,3 +181,103 @@ def test_editor_window_buttons_fit_one_row_at_1024px(lab, page):
     assert labels == ["7 days", "30 days", "90 days", "120 days", "Date range"], labels
     assert len({round(b["y"]) for b in boxes}) == 1, boxes
     assert not [b["text"] for b in boxes if b["cut"]], boxes
+
+
+def sql_text(panel):
+    return panel.locator(f"{EDITOR} .am-sql .cm-content").inner_text().replace("\u00a0", " ")
+
+
+def type_sql(page, panel, sql):
+    box = panel.locator(f"{EDITOR} .am-sql .cm-content")
+    e2e.expect_state(panel, box, timeout=e2e.UI_TIMEOUT)
+    box.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type(sql)
+
+
+def test_editor_sql_box_highlights_completes_and_inserts_at_the_cursor(lab, page):
+    panel = open_editor(page, lab)
+    type_sql(page, panel, "SELECT * FROM sess")
+    popup = page.locator(".cm-tooltip-autocomplete")
+    e2e.expect(popup).to_contain_text("session_start", timeout=e2e.UI_TIMEOUT)  # a view after FROM
+    page.keyboard.press("Escape")
+    type_sql(page, panel, "SELECT log FROM session_start")
+    page.keyboard.press("Home")
+    for _ in range(len("SELECT log")):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Control+Space")
+    e2e.expect(popup).to_contain_text("login", timeout=e2e.UI_TIMEOUT)  # a column of that view
+    page.keyboard.press("Escape")
+    colors = panel.locator(f"{EDITOR} .am-sql .cm-line").first.evaluate(
+        """line => [...line.querySelectorAll('span')].map(s => [s.innerText, getComputedStyle(s).color])
+                   .concat([['(line)', getComputedStyle(line).color]])"""
+    )
+    keyword = dict(colors).get("SELECT")
+    assert keyword and keyword != dict(colors)["(line)"], colors  # SQL highlighting
+
+    search = panel.locator(f"{EDITOR} .am-search input")
+    search.fill("T2000I")
+    views = panel.locator(f"{EDITOR} .am-views select option")
+    e2e.expect(views).to_have_text(["session_start"], timeout=e2e.UI_TIMEOUT)
+    panel.locator(f"{EDITOR} .am-views select").select_option("session_start")
+    info = panel.locator(f"{EDITOR} .am-view-info")
+    e2e.expect(info).to_contain_text("An interactive session started", timeout=e2e.UI_TIMEOUT)
+    e2e.expect(info).to_contain_text("session.start")
+    e2e.expect(info).to_contain_text("T2000I")
+
+    type_sql(page, panel, "SELECT * FROM  WHERE login = 'root'")
+    page.keyboard.press("Home")
+    for _ in range(len("SELECT * FROM ")):
+        page.keyboard.press("ArrowRight")
+    panel.locator(f"{EDITOR} .am-insert-view").click()
+    e2e.expect(panel.locator(f"{EDITOR} .am-sql .cm-content")).to_have_text(
+        "SELECT * FROM session_start WHERE login = 'root'", timeout=e2e.UI_TIMEOUT
+    )
+
+
+def test_editor_grid_searches_pages_aligns_numbers_and_shows_zones(lab, page, project):
+    panel = open_editor(page, lab)
+    results = run_typed_query(page, panel, "SELECT user, event_time, proto FROM session_start")
+    total = len(cli_rows(project, "SELECT user, event_time, proto FROM session_start"))
+    assert total > 25
+    info = results.locator(".dt-info")
+    e2e.expect(info).to_contain_text(f"of {total:,} entries", timeout=e2e.UI_TIMEOUT)  # paged
+    times = results.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    assert times and all(t.endswith(" UTC") for t in times), times[:3]  # times with their zone
+    results.locator("input[type=search]").fill("admin-annie")
+    e2e.expect(info).not_to_contain_text(f"of {total:,} entries", timeout=e2e.UI_TIMEOUT)
+    users = results.locator("tbody tr td:first-child").all_inner_texts()
+    assert users and set(users) == {"admin-annie"}, users[:5]
+
+    results = run_typed_query(page, panel)  # user, n
+    cell = results.locator("tbody tr td:nth-child(2)").first
+    e2e.expect(cell).to_have_css("text-align", "right", timeout=e2e.UI_TIMEOUT)
+
+
+def test_editor_names_messages_and_rerunning_the_cell(lab, page):
+    panel = open_editor(page, lab)
+    notice = panel.locator(f"{EDITOR} .am-info")
+    e2e.expect(notice).to_contain_text("no roles are configured", timeout=e2e.UI_TIMEOUT)
+    assert not panel.locator("[data-mime-type='application/vnd.jupyter.stderr']").count()
+
+    type_sql(page, panel, "SELEC * FROM session_start")
+    page.keyboard.press("Control+Enter")
+    error = panel.locator(f"{EDITOR} .am-error")
+    e2e.expect(error).to_contain_text("did you mean SELECT", timeout=e2e.RUN_TIMEOUT)
+    assert "syntax error" in error.inner_text() and "denied" not in error.inner_text()
+
+    run_typed_query(page, panel)
+    tab(panel, "Export").click()
+    panel.locator(f"{EDITOR} .am-export").click()
+    e2e.expect(panel.locator(f"{EDITOR} .am-link")).to_contain_text(
+        "session_start_query_", timeout=e2e.RUN_TIMEOUT
+    )  # named after what the analyst works on, not the example loaded at start
+    panel.locator(f"{EDITOR} .am-save").click()
+    e2e.expect(error).to_contain_text("give the query a name", timeout=e2e.UI_TIMEOUT)
+
+    editor_cell = panel.locator(".jp-CodeCell").nth(1)
+    editor_cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")  # the analyst re-runs the editor's cell
+    e2e.expect(panel.locator(f"{EDITOR} .am-sql .cm-content")).to_have_text(
+        QUERY, timeout=e2e.RUN_TIMEOUT
+    )
