@@ -374,9 +374,9 @@ def load_config(
 ) -> Config:
     """Build the Config: teleport.yaml (if given), then the file (explicit, ACCESSMON_CONFIG or
     the nearest accessmon.yaml from `start`, by default the working directory, up), then the
-    environment, then flags; later ones win. The file's folder is the project root: its relative paths and the
-    default ones are under it. Relative paths from the environment or flags stay relative to
-    the working directory, as users expect of those."""
+    environment, then flags; later ones win. The file's folder is the project root: its
+    relative paths and the default ones are under it. Relative paths from the environment or
+    flags stay relative to the working directory, as users expect of those."""
     environ = os.environ if environ is None else environ
     system = system_config_path(environ)
     sys_data = _load_system(system) if system is not None else {}
