@@ -105,8 +105,7 @@ def test_the_single_user_notice_is_information_once(editor):
     ui = editor.widget and editor._ui
     editor.run()
     assert (
-        'class="am-info"' in ui["notice"].value
-        and "no roles are configured" in ui["notice"].value
+        'class="am-info"' in ui["notice"].value and "no roles are configured" in ui["notice"].value
     )
     assert "am-error" not in ui["notice"].value and not ui["error"].value
 
