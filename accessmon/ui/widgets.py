@@ -79,6 +79,7 @@ _CSS = """<style>
   padding: 4px 8px; }
 .am-editor .am-busy { color: #512fc9; }
 .am-editor .am-view-info { font-size: 12px; line-height: 1.4; }
+.am-editor .am-view-info .widget-html-content { white-space: normal; line-height: 1.4; }
 .am-editor .am-row-json pre { max-height: 360px; overflow: auto; font-size: 12px;
   background: var(--jp-layout-color2, #f5f5f5); padding: 6px; margin: 4px 0; }
 .am-editor .widget-toggle-buttons .widget-toggle-button { width: auto; padding: 0 10px; }
@@ -145,7 +146,12 @@ def build_ui(editor: QueryEditor) -> dict[str, Any]:
     ui["error"] = w.HTML()
 
     ui["rows"] = w.HTML()
-    ui["grid"] = ITable(None, select={"style": "single"}, classes="display compact nowrap")
+    ui["grid"] = ITable(
+        None,
+        select={"style": "single"},
+        classes="display compact nowrap",
+        style="width: auto; margin: 0; caption-side: bottom",
+    )
     ui["row_json"] = w.HTML()
 
     ui["kind"] = w.Dropdown(
@@ -339,9 +345,8 @@ def view_info_html(editor: QueryEditor, name: str) -> str:
     """What `accessmon schema VIEW` says of a view: description, event type and codes."""
     view, columns = editor.views_catalog()[name]
     return (
-        f"<div>{html.escape(view.description)}</div>"
-        f"<div>event <code>{html.escape(view.event_type)}</code>, "
-        f"codes <code>{html.escape(view.codes)}</code>, {len(columns)} columns</div>"
+        f"{html.escape(view.description)}<br>event <code>{html.escape(view.event_type)}</code>, "
+        f"codes <code>{html.escape(view.codes)}</code>, {len(columns)} columns"
     )
 
 

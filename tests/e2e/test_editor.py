@@ -93,8 +93,7 @@ def test_editor_first_use_runs_the_example_query(lab, page):
     click_run(panel)
     expect_rows(panel)
     if shots := e2e.screenshot_dir(REPO):
-        editor = panel.locator(".jp-OutputArea", has=run_button(panel))
-        editor.evaluate("e => e.scrollIntoView({block: 'start'})")
+        panel.locator(EDITOR).evaluate("e => e.scrollIntoView({block: 'start'})")
         page.screenshot(path=shots / "editor.png")
 
 
