@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n 2 -q
+	$(BIN)/pytest -n 2 -q -m "not trino"
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
@@ -43,3 +43,15 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
+
+# A real Trino 476, the oracle for Athena's answers (tests/trino; needs Java 24+ and Maven).
+.PHONY: test-trino trino trino-stop
+
+test-trino: $(STAMP)
+	$(BIN)/pytest -q -m trino tests/trino
+
+trino: $(STAMP)
+	$(BIN)/python -m tests.trino.server start
+
+trino-stop:
+	$(BIN)/python -m tests.trino.server stop

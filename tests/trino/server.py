@@ -83,8 +83,8 @@ def java_home() -> Path:
         if java.is_file() and _java_major(java) >= MIN_JAVA:
             return home
     raise TrinoUnavailable(
-        f"Trino {VERSION} needs Java {MIN_JAVA}+: set JAVA_HOME to one "
-        f"(e.g. {DEFAULT_JAVA_HOME}) and run `make test-trino`"
+        f"Trino {VERSION} needs Java {MIN_JAVA}+, found none at $JAVA_HOME or "
+        f"{DEFAULT_JAVA_HOME}; install one, set JAVA_HOME to it and run `make test-trino`"
     )
 
 
