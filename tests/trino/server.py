@@ -317,7 +317,7 @@ COLUMNS = (
 def register_store(trino: Trino, store: Path, first_day: dt.date | None = None) -> None:
     """Teleport's table over `store` (`<YYYY-MM-DD>/<uuid>.parquet`) with Athena-style partition
     projection on `event_date`, as Teleport declares it, so no partition is registered; then
-    the 35 views, as accessmon renders them for Athena, over the store's dates.
+    accessmon's views (Teleport's 35 and its own), as rendered for Athena, over the store's dates.
 
     Teleport's range is `NOW-4YEARS,NOW`; Trino 476 only takes DAY/HOUR/MINUTE/SECOND offsets
     from NOW, and a test store may hold older days, so the range starts at the store's first
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"Trino {VERSION} answers at {trino.url} (started in {seconds:.1f} s, pid {trino.pid})")
     if args.store.is_dir():
         register_store(trino, args.store)
-        _say(f"{CATALOG}.{DATABASE}.{TABLE} and its 35 views read {args.store}")
+        _say(f"{CATALOG}.{DATABASE}.{TABLE} and accessmon's views read {args.store}")
     else:
         _say(f"no store at {args.store}: run `make demo` first, then `make trino` again")
     _say(f"query it: trino-python-client, or {trino.url}/ui/ (user: any name)")
