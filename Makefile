@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SIZE   ?= 10000000
 
-.PHONY: demo test test-e2e screenshots lab bench lint format venv clean js
+.PHONY: demo test test-e2e test-trino trino trino-stop screenshots lab bench lint format venv clean js
 
 # Rebuilt only when pyproject.toml changes, so a second run starts at once.
 $(STAMP): pyproject.toml
@@ -56,3 +56,13 @@ clean:
 # The SQL box's CodeMirror bundle, committed so that installing needs no Node.js.
 js:
 	cd js && npm ci --no-audit --no-fund && npm run build
+
+# A real Trino 476, the oracle for Athena's answers (tests/trino; needs Java 24+ and Maven).
+test-trino: $(STAMP)
+	$(BIN)/pytest tests/trino -m trino -p no:xdist -q
+
+trino: $(STAMP)
+	$(BIN)/python -m tests.trino.server start
+
+trino-stop:
+	$(BIN)/python -m tests.trino.server stop
