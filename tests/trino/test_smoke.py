@@ -4,13 +4,13 @@ SQL accessmon renders for Athena, on a real Trino over the same files (issue 17)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
 
 from accessmon.sql.views import all_views
 from accessmon.window import Window
 from tests.trino import server
+from tests.trino.compare import keyed
 from tests.trino.conftest import END
 
 WINDOW = Window.between(END - dt.timedelta(days=4), END)
@@ -23,29 +23,6 @@ VIEWS = [
     "access_request_create",
     "instance_join",
 ]
-
-
-def normal(value: Any) -> Any:
-    """One value as both engines should give it: timestamps to the millisecond, rows by
-    field name, arrays in order, NULL as None."""
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None).isoformat(timespec="milliseconds")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if hasattr(value, "_names"):  # the trino client's row: a tuple that knows its field names
-        return {name: normal(v) for name, v in zip(value._names, value, strict=True)}
-    if isinstance(value, dict):
-        return {k: normal(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [normal(v) for v in value]
-    return value
-
-
-def keyed(columns: list[str], rows: list[tuple]) -> list[tuple]:
-    """Rows as normal tuples, in one order (event_time, uid, then the whole row)."""
-    out = [tuple(normal(v) for v in row) for row in rows]
-    t, u = columns.index("event_time"), columns.index("uid")
-    return sorted(out, key=lambda r: (r[t], str(r[u]), repr(r)))
 
 
 def test_trino_has_teleports_table_and_the_views(trino_query):

@@ -1,0 +1,26 @@
+"""Where the local engine cannot give Trino's answer: functions refused before a query runs.
+
+Athena is Trino; DuckDB is not. A function DuckDB has no faithful rewrite for must never run
+with a different meaning (a silent difference is the worst failure of a security tool), so
+it is refused with the alternative an analyst can use. Each module that rewrites Trino
+functions for DuckDB adds the ones it cannot rewrite to NOT_LOCAL.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from accessmon.errors import QueryError
+
+#: Trino function name (lower case) -> what to use instead on the local engine.
+NOT_LOCAL: dict[str, str] = {}
+
+
+def refuse_unfaithful(tree: exp.Expression, engine: str = "local engine") -> None:
+    """Raise a QueryError naming the first function in NOT_LOCAL the query calls."""
+    for node in tree.find_all(exp.Func):
+        name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+        if name in NOT_LOCAL:
+            raise QueryError(
+                f"{name} is not available on the {engine}; {NOT_LOCAL[name]} or --engine athena"
+            )
