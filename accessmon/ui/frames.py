@@ -18,7 +18,7 @@ import pyarrow as pa
 from accessmon.errors import AccessmonError
 from accessmon.names import did_you_mean
 from accessmon.reports import charts
-from accessmon.text import cell_text, html_table, human_bytes, is_listlike, millis_text
+from accessmon.text import cell_text, human_bytes, is_listlike, millis_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,11 +62,6 @@ def text_rows(table: pa.Table) -> Iterable[list[str]]:
         columns = [col.to_pylist() for col in batch.columns]
         for row in zip(*columns, strict=True):
             yield [athena_text(v, t) for v, t in zip(row, types, strict=True)]
-
-
-def table_html(frame: pd.DataFrame) -> str:
-    """An escaped HTML table of a page of rows."""
-    return html_table(frame.columns, frame.itertuples(index=False, name=None), "am-results")
 
 
 #: The results grid sorts and searches in the browser, so it gets at most this many rows:

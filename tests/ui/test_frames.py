@@ -9,13 +9,12 @@ import pyarrow as pa
 import pytest
 
 from accessmon.errors import AccessmonError
-from accessmon.text import cell_text, human_bytes, millis_text
+from accessmon.text import cell_text, html_table, human_bytes, millis_text
 from accessmon.ui.frames import (
     athena_text,
     chart_defaults,
     need_column,
     sort_frame,
-    table_html,
     text_rows,
 )
 
@@ -59,9 +58,8 @@ def test_cell_text_of_dataframe_cells():
     assert cell_text(dt.date(2024, 3, 20)) == "2024-03-20"
 
 
-def test_table_html_escapes_names_and_cells():
-    frame = pd.DataFrame({"<b>": ["<script>alert(1)</script>"]})
-    out = table_html(frame)
+def test_html_table_escapes_names_and_cells():
+    out = html_table(["<b>"], [["<script>alert(1)</script>"]], "am-results")
     assert "<script>" not in out and "&lt;script&gt;" in out and "<th>&lt;b&gt;</th>" in out
     assert out.startswith('<table class="am-results">')
 
