@@ -209,9 +209,10 @@ def test_a_timeout_cancels_the_query_on_the_server(trino, trino_store, tmp_path,
 def test_ctrl_c_cancels_the_query_on_the_server(project, trino_query):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSMON_")}
     env["PYTHONPATH"] = str(REPO)
-    marker = f"-- ctrl-c {time.time_ns()}\n"
+    marker = f"ctrl-c {time.time_ns()}"
+    sql = SLOW.replace(" AS n ", f" AS n, '{marker}' AS marker ")
     proc = subprocess.Popen([sys.executable, "-m", "accessmon", "query", "exec", *DATES,
-                             marker + SLOW], cwd=project, env=env, text=True,
+                             sql], cwd=project, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
         query_id, deadline = None, time.monotonic() + 60
@@ -219,7 +220,7 @@ def test_ctrl_c_cancels_the_query_on_the_server(project, trino_query):
             assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
             _, rows = trino_query(
                 "SELECT query_id FROM system.runtime.queries WHERE state = 'RUNNING' "
-                f"AND source = 'accessmon' AND strpos(query, '{marker.strip()[3:]}') > 0"
+                f"AND source = 'accessmon' AND strpos(query, '{marker}') > 0"
             )
             query_id = rows[0][0] if rows else None
             time.sleep(0.2)
