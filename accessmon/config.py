@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -120,23 +121,26 @@ class TrinoConfig(_Section):
     catalog: str | None = None
     schema_: str | None = Field(default=None, alias="schema")
     table: str | None = None
-    auth: TrinoAuthConfig | None = None
     #: TLS terminated below HTTP (a service mesh): let the client send credentials over http
     allow_insecure_auth: bool = False
+    auth: TrinoAuthConfig | None = None
     #: a CA bundle for https, or false to skip verification (test servers only)
     verify: bool | str = True
     timeout_seconds: float = Field(default=1800.0, gt=0, le=_MAX_TIMEOUT, allow_inf_nan=False)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    @model_validator(mode="after")
-    def _auth_over_tls(self) -> TrinoConfig:
-        if self.auth is not None and self.http_scheme == "http" and not self.allow_insecure_auth:
+    @field_validator("auth")
+    @classmethod
+    def _auth_over_tls(cls, auth: TrinoAuthConfig | None, info: ValidationInfo):
+        """Checked here, after http_scheme and allow_insecure_auth, so the error names auth."""
+        insecure = info.data.get("http_scheme") == "http"
+        if auth is not None and insecure and not info.data.get("allow_insecure_auth"):
             raise ValueError(
-                f"auth type {self.auth.type} needs http_scheme: https (Trino takes passwords and "
+                f"type {auth.type} needs http_scheme: https (Trino takes passwords and "
                 "tokens only over TLS), or allow_insecure_auth: true where TLS ends below HTTP"
             )
-        return self
+        return auth
 
 
 class RbacConfig(_Section):

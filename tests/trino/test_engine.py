@@ -246,7 +246,7 @@ def test_password_over_http_is_refused_by_the_config_with_its_line(trino, trino_
         load_config(config, environ={})
     message = str(e.value)
     assert message.startswith(f"{config}:")
-    assert re.search(r":\d+: trino: auth type password needs http_scheme: https", message)
+    assert re.search(r":\d+: trino\.auth: type password needs http_scheme: https", message)
     assert SECRET not in message
 
 
