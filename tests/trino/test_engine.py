@@ -164,6 +164,28 @@ def test_the_report_notebook_runs_its_queries_on_trino(project, tmp_path):
     assert "Privileged Access" in text and "Traceback" not in text
 
 
+def test_the_magic_and_the_query_editor_run_on_trino(project, duckdb_session):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from accessmon.ui.editor import Editor
+
+    sql = "SELECT user, count(*) AS n FROM session_start GROUP BY user ORDER BY user"
+    expected = duckdb_session.run(sql, WINDOW).to_pandas().to_dict("records")
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "accessmon")
+    config = project / "accessmon.yaml"
+    df = shell.run_cell_magic("accessmon", f"--config {config} --engine trino {' '.join(DATES)}",
+                              sql)  # fmt: skip
+    assert df.to_dict("records") == expected
+    with Session(load_config(config, environ={})) as session:
+        editor = Editor(session)
+        editor.set_sql(sql)
+        editor.set_window(start=WINDOW.start, end=WINDOW.end)
+        assert editor.run() is not None, editor.error
+        assert editor.frame.to_dict("records") == expected
+        assert editor.result.stats.engine == "trino" and "scanned" in editor.status
+
+
 # -- doctor ----------------------------------------------------------------------------------
 
 
