@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
@@ -15,7 +15,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,6 +39,10 @@ SYSTEM_CONFIG = Path("/etc/accessmon/accessmon.yaml")
 SYSTEM_CONFIG_ENV = "ACCESSMON_SYSTEM_CONFIG"
 #: What only the system configuration says, when there is one (athena.data_limit is nested).
 LOCKED_KEYS = ("rbac", "audit_log", "identity")
+
+#: The engines `engine:`, --engine and the magic's --engine take (accessmon.engines.ENGINES).
+EngineName = Literal["duckdb", "athena", "trino"]
+ENGINE_NAMES: tuple[str, ...] = get_args(EngineName)
 
 #: Environment variable -> config key. Later sources win: file < environment < flags.
 ENV_KEYS = {
@@ -78,6 +84,63 @@ class AthenaConfig(_Section):
     timeout_seconds: float = Field(default=1800.0, gt=0, le=_MAX_TIMEOUT, allow_inf_nan=False)
     poll_interval: float = Field(default=1.0, gt=0, le=_MAX_TIMEOUT, allow_inf_nan=False)
     max_retries: int = Field(default=5, ge=0)
+
+
+#: Where the Trino engine reads secrets that the file leaves out (so the file holds none).
+TRINO_PASSWORD_ENV = "ACCESSMON_TRINO_PASSWORD"
+TRINO_JWT_ENV = "ACCESSMON_TRINO_JWT"
+
+
+class TrinoAuthConfig(_Section):
+    """`{type: password, user, password}` or `{type: jwt, token}`; a secret left out is read
+    from ACCESSMON_TRINO_PASSWORD / ACCESSMON_TRINO_JWT when the engine connects. Secrets are
+    SecretStr: they never show in a repr, a dump, `doctor` or an error message."""
+
+    type: Literal["password", "jwt"]
+    user: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> TrinoAuthConfig:
+        if self.type == "password" and self.token is not None:
+            raise ValueError("type password takes user and password, not token")
+        if self.type == "jwt" and (self.user is not None or self.password is not None):
+            raise ValueError("type jwt takes token, not user or password")
+        return self
+
+
+class TrinoConfig(_Section):
+    """Teleport's audit table on a Trino (or Starburst) of one's own."""
+
+    host: str | None = None
+    port: int = Field(default=8080, ge=1, le=65535)
+    http_scheme: Literal["http", "https"] = "http"
+    #: Trino's user; by default the analyst's name, so Trino's query list shows who ran it
+    user: str | None = None
+    catalog: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")
+    table: str | None = None
+    #: TLS terminated below HTTP (a service mesh): let the client send credentials over http
+    allow_insecure_auth: bool = False
+    auth: TrinoAuthConfig | None = None
+    #: a CA bundle for https, or false to skip verification (test servers only)
+    verify: bool | str = True
+    timeout_seconds: float = Field(default=1800.0, gt=0, le=_MAX_TIMEOUT, allow_inf_nan=False)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_over_tls(cls, auth: TrinoAuthConfig | None, info: ValidationInfo):
+        """Checked here, after http_scheme and allow_insecure_auth, so the error names auth."""
+        insecure = info.data.get("http_scheme") == "http"
+        if auth is not None and insecure and not info.data.get("allow_insecure_auth"):
+            raise ValueError(
+                f"type {auth.type} needs http_scheme: https (Trino takes passwords and "
+                "tokens only over TLS), or allow_insecure_auth: true where TLS ends below HTTP"
+            )
+        return auth
 
 
 class RbacConfig(_Section):
@@ -146,11 +209,12 @@ class Config(_Section):
     """Everything accessmon can be told. Paths in a file are relative to that file."""
 
     store: Path = Path("data/audit")
-    engine: Literal["duckdb", "athena"] = "duckdb"
+    engine: EngineName = "duckdb"
     user: str | None = None
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     athena: AthenaConfig = Field(default_factory=AthenaConfig)
     duckdb: DuckDBConfig = Field(default_factory=DuckDBConfig)
+    trino: TrinoConfig = Field(default_factory=TrinoConfig)
     rbac: RbacConfig = Field(default_factory=RbacConfig)
     audit_log: Path = Path("data/accessmon-audit.jsonl")
     queries_dir: Path = Path("queries")

@@ -44,7 +44,7 @@ class PermissionDenied(AccessmonError):
 
 
 class EngineError(AccessmonError):
-    """The engine (DuckDB or Athena) failed to run a query that passed validation."""
+    """The engine (DuckDB, Athena or Trino) failed to run a query that passed validation."""
 
 
 class BudgetExceeded(AccessmonError):

@@ -54,12 +54,15 @@ def test_default_file_in_working_directory(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("stroe: ./x\n", "accessmon.yaml:1: stroe: unknown field (did you mean store?)"),
+        ("stroe: ./x\n", "accessmon.yaml:1: stroe: unknown field (did you mean store or trino?)"),
         (
             "store: ./x\nathena:\n  workgrop: x\n",
             "accessmon.yaml:3: athena.workgrop: unknown field (did you mean workgroup?)",
         ),
-        ("engine: postgres\n", "accessmon.yaml:1: engine: Input should be 'duckdb' or 'athena'"),
+        (
+            "engine: postgres\n",
+            "accessmon.yaml:1: engine: Input should be 'duckdb', 'athena' or 'trino'",
+        ),
         ("duckdb: {threads: many}\n", "accessmon.yaml:1: duckdb.threads:"),
         ("store: [unclosed\n", "accessmon.yaml:2: invalid YAML"),
         ("duckdb:\n  timeout_seconds: .inf\n", "accessmon.yaml:2: duckdb.timeout_seconds:"),

@@ -8,12 +8,13 @@ import subprocess
 import sys
 import tomllib
 
+import pytest
 import yaml
 
 from .conftest import REPO
 
 #: conda-forge names that differ from PyPI's.
-CONDA_TO_PYPI = {"python-duckdb": "duckdb"}
+CONDA_TO_PYPI = {"python-duckdb": "duckdb", "trino-python-client": "trino"}
 
 
 def _norm(requirement: str) -> str:
@@ -38,7 +39,7 @@ def test_environment_yml_mirrors_pyproject():
 def test_import_is_light():
     code = (
         "import sys, accessmon; "
-        "heavy = [m for m in ('boto3', 'pyathena', 'plotly', 'duckdb', 'pandas') if m in sys.modules]; "
+        "heavy = [m for m in ('boto3', 'pyathena', 'trino', 'plotly', 'duckdb', 'pandas') if m in sys.modules]; "
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -68,19 +69,23 @@ def test_spec_fixtures_match_shared_when_it_is_beside_the_clone():
             assert copy.read_bytes() == original.read_bytes(), f"{copy} differs from {original}"
 
 
-def test_athena_without_its_extra_says_which_extra_to_install(tmp_path):
-    """`pip install accessmon` has no pyathena: choosing Athena names the extra, not a traceback."""
+@pytest.mark.parametrize(
+    ("engine", "hidden"), [("athena", ("pyathena", "boto3")), ("trino", ("trino",))]
+)
+def test_an_engine_without_its_extra_says_which_extra_to_install(tmp_path, engine, hidden):
+    """`pip install accessmon` has no pyathena nor trino: choosing the engine names the extra,
+    not a traceback."""
     code = (
         "import sys, importlib.abc\n"
         "class Hide(importlib.abc.MetaPathFinder):\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('pyathena', 'boto3'):\n"
+        f"        if name.split('.')[0] in {hidden!r}:\n"
         "            raise ModuleNotFoundError(name)\n"
         "sys.meta_path.insert(0, Hide())\n"
         "from accessmon.ui.cli import main\n"
-        "main(['query', 'exec', '--engine', 'athena', 'SELECT 1'])\n"
+        f"main(['query', 'exec', '--engine', {engine!r}, 'SELECT 1'])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 1, out.stderr
-    assert "pip install 'accessmon[athena]'" in out.stderr
+    assert f"pip install 'accessmon[{engine}]'" in out.stderr
     assert "Traceback" not in out.stderr

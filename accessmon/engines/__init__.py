@@ -11,13 +11,15 @@ if TYPE_CHECKING:
     from accessmon.config import Config
     from accessmon.engines.base import Engine
 
-#: name -> "module:class"; heavy drivers (pyathena, boto3) load only with their engine.
+#: name -> "module:class" (config.ENGINE_NAMES lists the same names); heavy drivers
+#: (pyathena, boto3, trino) load only with their engine.
 ENGINES = {
     "duckdb": "accessmon.engines.duckdb:DuckDBEngine",
     "athena": "accessmon.engines.athena:AthenaEngine",
+    "trino": "accessmon.engines.trino:TrinoEngine",
 }
 #: name -> (the driver packages it needs, the extra of accessmon that installs them).
-DRIVERS = {"athena": (("pyathena", "boto3"), "athena")}
+DRIVERS = {"athena": (("pyathena", "boto3"), "athena"), "trino": (("trino",), "trino")}
 
 
 def get_engine(config: Config, user: str = "unknown") -> Engine:

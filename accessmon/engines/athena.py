@@ -16,10 +16,9 @@ import pyarrow as pa
 from accessmon.config import Config
 from accessmon.errors import ConfigError, EngineError
 from accessmon.result import QueryResult, QueryStats
-from accessmon.sql.render import quote_ident, trino_view
-from accessmon.sql.transpile import with_views
+from accessmon.sql.render import quote_ident
+from accessmon.sql.transpile import trino_sql
 from accessmon.sql.validate import CheckedQuery
-from accessmon.sql.views import all_views
 from accessmon.window import Window
 
 _THROTTLING = ("ThrottlingException", "TooManyRequestsException")
@@ -53,10 +52,7 @@ class AthenaEngine:
         return f"{quote_ident(self.settings.database)}.{quote_ident(self.settings.table)}"
 
     def render(self, query: CheckedQuery, window: Window) -> str:
-        views = all_views()
-        table = self.table
-        view_sql = {name: trino_view(views[name], table, window) for name in query.views}
-        return with_views(query.tree, view_sql, "trino")
+        return trino_sql(query.tree, query.views, self.table, window)
 
     # -- AWS ------------------------------------------------------------------------------
 

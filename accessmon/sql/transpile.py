@@ -9,8 +9,9 @@ from collections.abc import Collection, Mapping
 import sqlglot
 from sqlglot import exp
 
-from accessmon.sql.render import INSTANT_PREFIX, duckdb_utc_instant, quote_ident
+from accessmon.sql.render import INSTANT_PREFIX, duckdb_utc_instant, quote_ident, trino_view
 from accessmon.sql.views import all_views
+from accessmon.window import Window
 
 
 def _trino_date_diff_to_duckdb(node: exp.Expression) -> exp.Expression:
@@ -173,3 +174,11 @@ def with_views(tree: exp.Query, view_sql: Mapping[str, str], dialect: str) -> st
     if not ctes:
         return body
     return "WITH " + ("RECURSIVE " if recursive else "") + ",\n".join(ctes) + "\n" + body
+
+
+def trino_sql(tree: exp.Query, views: Collection[str], table: str, window: Window) -> str:
+    """The SQL a Trino runs, Athena's or one's own: each view the query names, over Teleport's
+    `table` (already quoted) and the window's partitions, then the query, in Trino's dialect."""
+    defined = all_views()
+    view_sql = {name: trino_view(defined[name], table, window) for name in views}
+    return with_views(tree, view_sql, "trino")

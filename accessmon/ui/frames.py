@@ -132,10 +132,10 @@ def _json_value(value: Any) -> Any:
 
 
 def stats_text(result: QueryResult) -> str:
-    """`12 rows in 35 ms`, plus the bytes scanned on Athena, where they cost money."""
+    """`12 rows in 35 ms`, plus the bytes scanned on Athena (where they cost money) or Trino."""
     rows = len(result)
     text = f"{rows} row{'s' if rows != 1 else ''} in {result.stats.elapsed_ms} ms"
-    if result.stats.engine == "athena":
+    if result.stats.engine != "duckdb":  # Athena bills them; Trino's load shows in them
         text += f", {human_bytes(result.stats.data_scanned_bytes)} scanned"
     return text
 

@@ -32,6 +32,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
+from accessmon.config import ENGINE_NAMES
 from accessmon.errors import AccessmonError, MissingStore
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ _GLOBAL_ARGUMENTS = (
     argument("--store", help="audit store directory [default: the project's data/audit]"),
     argument("--config", dest="config_file", help="accessmon.yaml to use"),
     argument("--user", help="analyst name, for the role checks"),
-    argument("--engine", choices=["duckdb", "athena"], help="query engine"),
+    argument("--engine", choices=ENGINE_NAMES, help="query engine"),
 )
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from accessmon.config import ENGINE_NAMES
+
 if TYPE_CHECKING:
     from accessmon.config import Config
     from accessmon.session import Session
@@ -43,8 +45,8 @@ _GLOBAL_OPTIONS = [
     ),
     click.option(
         "--engine",
-        type=click.Choice(["duckdb", "athena"]),
-        help="Query engine [default: duckdb, or ACCESSMON_ENGINE].",
+        type=click.Choice(ENGINE_NAMES),
+        help="Query engine [default: duckdb, or ACCESSMON_ENGINE]..",
     ),
 ]
 _GLOBAL_KEYS = ("store", "config_file", "teleport_config", "user", "engine")

@@ -70,7 +70,8 @@ def whoami(fmt: str) -> None:
 @click.command()
 @global_options
 def doctor() -> None:
-    """Check the configuration: the store, or Athena's credentials, table and workgroup."""
+    """Check the configuration: the store; Athena's credentials, table and workgroup; or
+    Trino's server, catalog, schema, table and columns."""
     checks = session_from_options().diagnose()
     for name, ok, detail in checks:
         click.echo(f"{'ok' if ok else 'FAIL':>4}  {name:<14} {detail}")
