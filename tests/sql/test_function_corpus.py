@@ -1,0 +1,52 @@
+"""The local side of the time/text/JSON function corpus (tests/trino/corpus_time_text.py):
+every case runs on the DuckDB engine or is refused before it runs, naming the function.
+Trino's answers are checked in tests/trino/test_corpus_time_text.py (`make test-trino`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from accessmon.errors import QueryError
+from accessmon.window import Window
+from tests.trino.conftest import END, SHAPES
+from tests.trino.corpus_time_text import CASES, refusal
+
+from ..conftest import session_for
+
+WINDOW = Window.between(END - dt.timedelta(days=4), END)
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    from accessmon.demo.writer import write_demo
+    from accessmon.storage.ingest import ingest
+    from tests.conftest import write_jsonl
+
+    tmp = tmp_path_factory.mktemp("corpus")
+    store = tmp / "store"
+    write_demo(store, events=400, days=5, end_date=END)
+    ingest([write_jsonl(tmp / "shapes.jsonl", SHAPES)], store)
+    return session_for(store)
+
+
+@pytest.mark.parametrize(("case", "sql"), CASES, ids=[c for c, _ in CASES])
+def test_case_runs_locally_or_is_refused_naming_the_function(case, sql, session):
+    expected = refusal(sql)
+    if expected is None:
+        session.run(sql, WINDOW)
+        return
+    with pytest.raises(QueryError) as e:
+        session.run(sql, WINDOW)
+    message = str(e.value)
+    assert message == expected
+    assert "is not available on the local engine" in message and "--engine athena" in message
+    assert message.split()[0].lower() in sql.lower()
+
+
+def test_corpus_is_large_and_mostly_local():
+    ids = [c for c, _ in CASES]
+    assert len(ids) == len(set(ids)) and len(CASES) >= 120
+    local = sum(refusal(sql) is None for _, sql in CASES)
+    assert local >= 0.9 * len(CASES)
