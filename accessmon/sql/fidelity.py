@@ -20,6 +20,17 @@ for _module in (trino_time,):
     NOT_LOCAL.update(_module.NOT_LOCAL)
 
 
+def _name(node: exp.Expression) -> str:
+    """The Trino function a node was parsed from (sqlglot gives some their own classes)."""
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower()
+    if isinstance(node, exp.JSONValue):
+        return "json_value"
+    if isinstance(node, exp.JSONExtract) and node.args.get("json_query"):
+        return "json_query"
+    return node.sql_name().lower()
+
+
 def _position(node: exp.Expression, sql: str | None) -> str:
     start = node.meta.get("start")
     if sql is None or start is None:
@@ -34,8 +45,8 @@ def refuse_unfaithful(
 ) -> None:
     """Raise a QueryError naming the first function in NOT_LOCAL the query calls, with its
     place in `sql` when given."""
-    for node in tree.find_all(exp.Func):
-        name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+    for node in tree.find_all(exp.Func, exp.JSONValue):
+        name = _name(node)
         if name in NOT_LOCAL:
             raise QueryError(
                 f"{name} is not available on the {engine}{_position(node, sql)}; "

@@ -257,7 +257,7 @@ def _split_part(node: exp.Expression) -> exp.Expression:
     if not (isinstance(index, exp.Literal) and not index.is_string and int(index.this) > 0):
         raise refuse("split_part with an index that is not a positive constant", "use split(s, d)")
     parts = _call("string_split", node.this.copy(), node.args["delimiter"].copy())
-    return exp.Bracket(this=parts, expressions=[index.copy()])
+    return _call("list_extract", parts, index.copy())
 
 
 def _strpos(node: exp.Expression) -> exp.Expression:
@@ -277,7 +277,14 @@ def _format(node: exp.Expression) -> exp.Expression:
     plain = isinstance(pattern, exp.Literal) and pattern.is_string
     if not plain or "%" in _PRINTF.sub("", pattern.this):
         raise refuse("format with this pattern", "use only %s, %d and %% in a constant pattern")
-    return _call("printf", pattern.copy(), *(e.copy() for e in node.expressions))
+    text = [  # Java's %s of NULL is 'null'
+        exp.Coalesce(
+            this=exp.Cast(this=e.copy(), to=exp.DataType.build("VARCHAR")),
+            expressions=[exp.Literal.string("null")],
+        )
+        for e in node.expressions
+    ]
+    return _call("printf", exp.Literal.string(pattern.this.replace("%d", "%s")), *text)
 
 
 def _renamed(node: exp.Expression) -> exp.Expression:
@@ -339,6 +346,41 @@ def _json_extract_scalar(node: exp.Expression) -> exp.Expression:
     scalar = exp.Not(this=exp.In(this=kind, expressions=[
         exp.Literal.string("OBJECT"), exp.Literal.string("ARRAY")]))  # fmt: skip
     return exp.Case(ifs=[exp.If(this=scalar, true=node)])
+
+
+_JSON_OBJECT_GUARD = (
+    "json_format of a JSON object is not available on the local engine (Trino sorts its "
+    "keys); use json_extract_scalar for each key or --engine athena"
+)
+
+
+def _json_format(node: exp.Expression) -> exp.Expression:
+    """Trino's JSON keeps object keys sorted, DuckDB's keeps them as written: the text of an
+    array or scalar is the same, an object's stops the query with an error, never differs."""
+    if not isinstance(node, exp.JSONFormat) or node.meta.get("trino_time"):
+        return node
+    node = node.copy()
+    node.meta["trino_time"] = True
+    j = node.this.sql("duckdb")
+    guard = _duck(
+        f"json_type(json({j})) = 'OBJECT' OR (json_type(json({j})) = 'ARRAY' "
+        f"AND contains(CAST(json({j}) AS VARCHAR), '{{'))"
+    )
+    error = _call("error", exp.Literal.string(_JSON_OBJECT_GUARD))
+    return exp.Case(ifs=[exp.If(this=guard, true=error)], default=node)
+
+
+def _json_cast_text(node: exp.Expression) -> exp.Expression:
+    """CAST(json_extract(x, p) AS varchar) is the JSON value's text on Trino, not its JSON."""
+    if (
+        isinstance(node, exp.Cast)
+        and node.to.is_type(*exp.DataType.TEXT_TYPES)
+        and isinstance(node.this, exp.JSONExtract)
+        and not node.this.args.get("json_query")
+    ):
+        extract = node.this
+        return exp.JSONExtractScalar(this=extract.this.copy(), expression=extract.expression.copy())
+    return node
 
 
 def _json_functions(node: exp.Expression) -> exp.Expression:
