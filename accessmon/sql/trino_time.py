@@ -441,7 +441,9 @@ TRANSFORMS: list[Transform] = [
         _format,
         _renamed,
         _url,
+        _json_cast_text,
         _json_extract_scalar,
+        _json_format,
         _json_functions,
     ]
 ]

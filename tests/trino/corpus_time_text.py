@@ -190,6 +190,7 @@ CASES: list[tuple[str, str]] = [
     ('json_extract_cast_varchar', 'SELECT CAST(json_extract(\'{"user":"\' || "user" || \'","login":"\' || login || \'","n":\' || CAST(ei AS varchar) || \',"tags":["a","b"]}\', \'$.login\') AS varchar) AS v FROM session_start'),
     ('json_extract_cast_array', 'SELECT CAST(json_extract(\'{"user":"\' || "user" || \'","login":"\' || login || \'","n":\' || CAST(ei AS varchar) || \',"tags":["a","b"]}\', \'$.tags\') AS array(varchar)) AS v FROM session_start'),
     ('json_extract_cast_integer', 'SELECT CAST(json_extract(\'{"user":"\' || "user" || \'","login":"\' || login || \'","n":\' || CAST(ei AS varchar) || \',"tags":["a","b"]}\', \'$.n\') AS integer) AS v FROM session_start'),
+    ('json_format_object', 'SELECT json_format(json_parse(\'{"user":"\' || "user" || \'","login":"\' || login || \'"}\')) AS v FROM session_start'),
     ('json_parse_format', 'SELECT json_format(json_parse(\'["\' || login || \'", 1, true, null]\')) AS v FROM session_start'),
     ('json_parse_extract', 'SELECT json_extract_scalar(json_parse(\'{"user":"\' || "user" || \'","login":"\' || login || \'","n":\' || CAST(ei AS varchar) || \',"tags":["a","b"]}\'), \'$.user\') AS v FROM session_start'),
     ('json_array_contains', 'SELECT json_array_contains(\'["\' || login || \'", "x"]\', \'root\') AS v FROM session_start'),
@@ -207,6 +208,10 @@ CASES: list[tuple[str, str]] = [
     ('json_query', 'SELECT json_query(\'{"user":"\' || "user" || \'","login":"\' || login || \'","n":\' || CAST(ei AS varchar) || \',"tags":["a","b"]}\', \'lax $.tags\') AS v FROM session_start'),
 ]
 # fmt: on
+
+#: Cases the local engine stops while running, where a value would differ from Trino's (the
+#: text of a JSON object: Trino sorts its keys), with the same kind of error as a refusal.
+STOPPED_AT_RUN = {"json_format_object"}
 
 
 def refusal(sql: str) -> str | None:
@@ -228,7 +233,7 @@ def refusal(sql: str) -> str | None:
 
 def summary() -> str:
     """One line for `make test`: how much of the corpus runs locally."""
-    refused = sum(refusal(sql) is not None for _, sql in CASES)
+    refused = sum(refusal(sql) is not None or case in STOPPED_AT_RUN for case, sql in CASES)
     return (
         f"function corpus (time/text/json): {len(CASES)} cases, "
         f"{len(CASES) - refused} local, {refused} refused"

@@ -26,7 +26,12 @@ def test_function_gives_trinos_answer_or_is_refused(
         with pytest.raises(QueryError, match="is not available on the local engine"):
             duckdb_session.run(sql, WINDOW)
         return
-    local = duckdb_session.run(sql, WINDOW)
+    try:
+        local = duckdb_session.run(sql, WINDOW)
+    except QueryError as e:  # stopped where a value would differ (json_format of an object)
+        assert "is not available on the local engine" in str(e)
+        assert str(e).split()[0].lower() in sql.lower()
+        return
     assert local.columns == columns
     mine = _rows([tuple(r.values()) for r in local.table.to_pylist()])
     theirs = _rows(theirs)
