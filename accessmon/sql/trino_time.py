@@ -34,7 +34,7 @@ NOT_LOCAL: dict[str, str] = {
 }
 
 
-def refuse(name: str, alternative: str, node: exp.Expression | None = None) -> QueryError:
+def refuse(name: str, alternative: str) -> QueryError:
     """The error for a call the local engine cannot answer as Trino would."""
     return QueryError(
         f"{name} is not available on the local engine; {alternative} or --engine athena"
@@ -69,16 +69,19 @@ def joda_to_strftime(pattern: str, function: str, alternative: str) -> str:
     out, i = [], 0
     while i < len(pattern):
         ch = pattern[i]
-        if ch == "'":
-            end = pattern.find("'", i + 1)
-            if end == i + 1:  # '' is a quote
-                out.append("'")
-                i += 2
-                continue
-            if end < 0:
+        if ch == "'" and pattern[i + 1 : i + 2] == "'":  # '' is a quote
+            out.append("'")
+            i += 2
+            continue
+        if ch == "'":  # quoted text, where '' is a quote too
+            j, text = i + 1, []
+            while j < len(pattern) and not (pattern[j] == "'" and pattern[j + 1 : j + 2] != "'"):
+                text.append(pattern[j])
+                j += 2 if pattern[j] == "'" else 1
+            if j >= len(pattern):
                 raise refuse(function, f"the pattern {pattern!r} has an open quote; {alternative}")
-            out.append(pattern[i + 1 : end].replace("''", "'").replace("%", "%%"))
-            i = end + 1
+            out.append("".join(text).replace("%", "%%"))
+            i = j + 1
             continue
         if ch.isalpha():
             j = i
@@ -134,10 +137,42 @@ def _at_timezone(node: exp.Expression) -> exp.Expression:
     """at_timezone(ts, zone) and `ts AT TIME ZONE zone` show the same instant in `zone`; DuckDB's
     AT TIME ZONE on a plain TIMESTAMP would read it as local time there instead."""
     if _anon(node, "at_timezone") and len(node.expressions) == 2:
-        return _in_zone(*node.expressions)
-    if isinstance(node, exp.AtTimeZone) and node.args.get("zone") is not None:
-        return _in_zone(node.this, node.args["zone"])
-    return node
+        ts, zone = node.expressions
+    elif isinstance(node, exp.AtTimeZone) and node.args.get("zone") is not None:
+        ts, zone = node.this, node.args["zone"]
+    else:
+        return node
+    parent = node.parent
+    shifted = isinstance(parent, exp.Sub) and isinstance(parent.expression, exp.Interval)
+    if isinstance(parent, _INSTANT_USES) and not shifted:  # compared: the same instant
+        return exp.Cast(this=ts.copy(), to=exp.DataType.build("TIMESTAMPTZ"))
+    return _in_zone(ts, zone)
+
+
+#: Where a timestamp with time zone counts as its instant, whatever the zone.
+_INSTANT_USES = (
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In, exp.Sub,
+    exp.DateDiff,
+)  # fmt: skip
+
+
+def _is_date(node: exp.Expression) -> bool:
+    """Trino's DATE, as transpile.py's check sees it: the partition column, DATE literals and
+    casts, current_date, and interval arithmetic, date_add or date_trunc on those."""
+    if isinstance(node, exp.Column):
+        return node.name.lower() == "event_date"
+    if isinstance(node, exp.Cast | exp.TryCast):
+        return node.to.is_type(exp.DataType.Type.DATE)
+    if isinstance(node, exp.CurrentDate | exp.Date | exp.DateFromParts | exp.TsOrDsToDate):
+        return True
+    if isinstance(node, exp.Add | exp.Sub | exp.DateAdd | exp.DateTrunc | exp.TimestampTrunc):
+        interval = not isinstance(node, exp.Add | exp.Sub) or isinstance(
+            node.expression, exp.Interval
+        )
+        return interval and _is_date(node.this)
+    if isinstance(node, exp.Paren):
+        return _is_date(node.this)
+    return False
 
 
 _UTC_INSTANTS = (exp.FromISO8601Timestamp, exp.UnixToTime, exp.CurrentTimestamp, exp.ParseDatetime)
@@ -146,8 +181,6 @@ _UTC_INSTANTS = (exp.FromISO8601Timestamp, exp.UnixToTime, exp.CurrentTimestamp,
 def _kind(node: exp.Expression) -> str | None:
     """'date', 'timestamp' (Trino's zone-less timestamp(3)) or 'utc' (with time zone UTC), as
     far as it is known without a type pass."""
-    from accessmon.sql.transpile import _is_date
-
     if _is_date(node):
         return "date"
     if isinstance(node, exp.Paren):

@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 
 from accessmon.errors import QueryError
+from accessmon.sql.trino_time import joda_to_strftime
 from accessmon.window import Window
 from tests.trino.conftest import END, SHAPES
 from tests.trino.corpus_time_text import CASES, STOPPED_AT_RUN, refusal
@@ -55,3 +56,40 @@ def test_corpus_is_large_and_mostly_local():
     assert len(ids) == len(set(ids)) and len(CASES) >= 120
     local = sum(refusal(sql) is None and c not in STOPPED_AT_RUN for c, sql in CASES)
     assert local >= 0.9 * len(CASES)
+
+
+@pytest.mark.parametrize(
+    ("joda", "strftime"),
+    [
+        ("yyyy-MM-dd", "%Y-%m-%d"),
+        ("yyyy-MM-dd'T'HH:mm:ss.SSS", "%Y-%m-%dT%H:%M:%S.%g"),
+        ("EEE, d MMM yyyy hh:mm a", "%a, %-d %b %Y %I:%M %p"),
+        ("'100%' yy", "100%% %y"),
+        ("HH 'o''clock'", "%H o'clock"),
+    ],
+)
+def test_joda_patterns_become_strftime(joda, strftime):
+    assert joda_to_strftime(joda, "format_datetime", "use date_format") == strftime
+
+
+@pytest.mark.parametrize("joda", ["yyyy-MM-dd Z", "ww", "G yyyy", "SS", "'open"])
+def test_joda_letters_without_a_twin_are_refused(joda):
+    with pytest.raises(QueryError, match=r"^format_datetime .*--engine athena$"):
+        joda_to_strftime(joda, "format_datetime", "use date_format")
+
+
+def test_refusal_names_the_function_its_place_and_the_alternative(session):
+    sql = "SELECT login,\n  soundex(login) AS s FROM session_start"
+    with pytest.raises(QueryError) as e:
+        session.run(sql, WINDOW)
+    assert str(e.value) == (
+        "soundex is not available on the local engine (line 2, column 3); "
+        "compare with levenshtein_distance(a, b) or --engine athena"
+    )
+
+
+def test_refused_functions_are_athenas_to_run(session, tmp_path):
+    athena = session_for(session.config.store, engine="athena",
+                         athena={"database": "audit_db", "table": "audit_table"})  # fmt: skip
+    _, _, sql = athena.prepare("SELECT human_readable_seconds(ei) FROM session_start", WINDOW)
+    assert "human_readable_seconds" in sql.lower()

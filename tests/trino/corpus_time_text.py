@@ -99,6 +99,12 @@ CASES: list[tuple[str, str]] = [
     ('interval_hour_cmp', "SELECT count(*) AS n FROM exec WHERE event_time > TIMESTAMP '2024-03-19 00:00:00' - INTERVAL '1' HOUR"),
     ('timestamp_literal', "SELECT event_time > TIMESTAMP '2024-03-19 12:00:00' AS v FROM session_start"),
     ('human_readable_seconds', "SELECT human_readable_seconds(date_diff('second', event_time, from_iso8601_timestamp(identity_expires))) AS v FROM cert_create"),
+    ('format_datetime_at_timezone', "SELECT format_datetime(at_timezone(event_time, 'Europe/Berlin'), 'yyyy-MM-dd HH:mm') AS v FROM session_start"),
+    ('format_datetime_quote', "SELECT format_datetime(event_time, 'HH ''o''''clock''') AS v FROM exec"),
+    ('parse_datetime_millis', "SELECT parse_datetime(substr(\"time\", 1, 23), 'yyyy-MM-dd''T''HH:mm:ss.SSS') AS v FROM session_start WHERE length(\"time\") = 24"),
+    ('to_iso8601_date_trunc', "SELECT to_iso8601(date_trunc('hour', event_time)) AS v FROM exec"),
+    ('to_iso8601_at_timezone', "SELECT to_iso8601(at_timezone(event_time, 'Europe/Berlin')) AS v FROM exec"),
+    ('date_diff_at_timezone', "SELECT date_diff('hour', event_time, at_timezone(event_time, 'Asia/Tokyo')) AS v FROM exec"),
     # -- string and regex -------------------------------------------------------------------
     ('regexp_like_prefix', "SELECT regexp_like(login, '^r') AS v FROM session_start"),
     ('regexp_like_domain', 'SELECT count(*) AS n FROM session_start WHERE regexp_like("user", \'@example\\.com$\')'),
@@ -178,6 +184,10 @@ CASES: list[tuple[str, str]] = [
     ('word_count_group', 'SELECT split_part("user", \'@\', 1) AS u, count(*) AS n FROM session_start GROUP BY 1'),
     ('normalize', 'SELECT normalize(login) AS v FROM session_start'),
     ('soundex', 'SELECT soundex(login) AS v FROM session_start'),
+    ('regexp_replace_dollar', "SELECT regexp_replace(login, '^', '\\$') AS v FROM session_start"),
+    ('regexp_extract_nested', "SELECT regexp_extract(regexp_extract(\"user\", '@(.*)$', 1), '^([a-z]+)', 1) AS v FROM session_start"),
+    ('split_part_nested', "SELECT split_part(split_part(addr_remote, ':', 1), '.', 4) AS v FROM session_start"),
+    ('url_extract_host_not_url', "SELECT url_extract_host(addr_remote) AS v FROM session_start"),
     # -- JSON -------------------------------------------------------------------------------
     ('json_extract_scalar_text', 'SELECT json_extract_scalar(\'{"user":"\' || "user" || \'","login":"\' || login || \'","n":\' || CAST(ei AS varchar) || \',"tags":["a","b"]}\', \'$.login\') AS v FROM session_start'),
     ('json_extract_scalar_number', 'SELECT json_extract_scalar(\'{"user":"\' || "user" || \'","login":"\' || login || \'","n":\' || CAST(ei AS varchar) || \',"tags":["a","b"]}\', \'$.n\') AS v FROM session_start'),
