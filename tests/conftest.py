@@ -85,3 +85,10 @@ def roles_session(tmp_path: Path, user: str, store: Path | None = None) -> Sessi
         "queries_dir": tmp_path / "queries",
     }
     return Session(load_config(flags=flags, environ={}, start=tmp_path))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """`make test` prints how much of the function corpus runs locally (issue 17)."""
+    from tests.trino.corpus_time_text import summary
+
+    terminalreporter.write_line(summary())

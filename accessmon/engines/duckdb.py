@@ -21,6 +21,7 @@ from accessmon.config import Config, fill_store_hint
 from accessmon.errors import EngineError, MissingStore, QueryError, StoreChanged
 from accessmon.names import did_you_mean
 from accessmon.result import QueryResult, QueryStats
+from accessmon.sql.fidelity import refuse_unfaithful
 from accessmon.sql.render import (
     INSTANT_PREFIX,
     duckdb_empty_events,
@@ -83,6 +84,7 @@ class DuckDBEngine:
     def render(self, query: CheckedQuery, window: Window) -> str:
         """Each view reads the columnar cache where it is fresh and parses the JSON of the
         other files; with the cache off, everything is parsed (Teleport's method)."""
+        refuse_unfaithful(query.tree, sql=query.sql)
         views = all_views()
         tree = query.tree.copy()
         parsed = use_parsed_instants(tree, query.views) if self.config.duckdb.cache else {}
@@ -299,6 +301,8 @@ def translate_error(e: duckdb.Error, query: CheckedQuery) -> Exception:
             f"type error in expression {m.group(1)}: the argument types do not fit; "
             "add an explicit CAST"
         )
+    if "is not available on the local engine" in message:  # a guard of sql/trino_time.py
+        return QueryError(message)
     if isinstance(e, duckdb.ConversionException | duckdb.BinderException):
         return QueryError(message)
     if isinstance(e, duckdb.PermissionException):

@@ -11,16 +11,44 @@ from __future__ import annotations
 from sqlglot import exp
 
 from accessmon.errors import QueryError
+from accessmon.sql import trino_time
 
 #: Trino function name (lower case) -> what to use instead on the local engine.
 NOT_LOCAL: dict[str, str] = {}
+# One line per module of rewrites (trino_arrays joins here).
+for _module in (trino_time,):
+    NOT_LOCAL.update(_module.NOT_LOCAL)
 
 
-def refuse_unfaithful(tree: exp.Expression, engine: str = "local engine") -> None:
-    """Raise a QueryError naming the first function in NOT_LOCAL the query calls."""
-    for node in tree.find_all(exp.Func):
-        name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+def _name(node: exp.Expression) -> str:
+    """The Trino function a node was parsed from (sqlglot gives some their own classes)."""
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower()
+    if isinstance(node, exp.JSONValue):
+        return "json_value"
+    if isinstance(node, exp.JSONExtract) and node.args.get("json_query"):
+        return "json_query"
+    return node.sql_name().lower()
+
+
+def _position(node: exp.Expression, sql: str | None) -> str:
+    start = node.meta.get("start")
+    if sql is None or start is None:
+        return ""
+    line = sql.count("\n", 0, start) + 1
+    column = start - (sql.rfind("\n", 0, start) + 1) + 1
+    return f" (line {line}, column {column})"
+
+
+def refuse_unfaithful(
+    tree: exp.Expression, engine: str = "local engine", sql: str | None = None
+) -> None:
+    """Raise a QueryError naming the first function in NOT_LOCAL the query calls, with its
+    place in `sql` when given."""
+    for node in tree.find_all(exp.Func, exp.JSONValue):
+        name = _name(node)
         if name in NOT_LOCAL:
             raise QueryError(
-                f"{name} is not available on the {engine}; {NOT_LOCAL[name]} or --engine athena"
+                f"{name} is not available on the {engine}{_position(node, sql)}; "
+                f"{NOT_LOCAL[name]} or --engine athena"
             )

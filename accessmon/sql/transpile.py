@@ -9,6 +9,7 @@ from collections.abc import Collection, Mapping
 import sqlglot
 from sqlglot import exp
 
+from accessmon.sql import trino_time
 from accessmon.sql.render import INSTANT_PREFIX, duckdb_utc_instant, quote_ident, trino_view
 from accessmon.sql.views import all_views
 from accessmon.window import Window
@@ -147,6 +148,7 @@ def _trino_date_results_to_duckdb(node: exp.Expression) -> exp.Expression:
 
 TRANSFORMS = {
     "duckdb": [
+        *trino_time.TRANSFORMS,
         _trino_instant_pairs_to_duckdb,
         _trino_date_diff_to_duckdb,
         _trino_unnest_rows_to_duckdb,
