@@ -1,0 +1,186 @@
+"""Trino's array, map and aggregate functions made to give Trino's answers on DuckDB.
+
+sqlglot maps most of them already (contains, cardinality, element_at, filter, transform,
+array_join, flatten, slice, max_by...); these rewrites cover the ones it passes through
+unchanged, or changes in meaning. Each is checked against a real Trino by
+tests/trino/test_corpus_arrays.py. What has no faithful rewrite is in NOT_LOCAL, refused
+before the query runs.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+#: Trino function -> what to use instead on the local engine (see fidelity.NOT_LOCAL).
+NOT_LOCAL: dict[str, str] = {}
+
+
+def _fill(template: str, **parts: exp.Expression) -> exp.Expression:
+    """The DuckDB expression `template`, its placeholder columns `__name` replaced by copies
+    of the query's own subtrees (kept as nodes, so later rewrites still see them)."""
+    tree = sqlglot.parse_one(template, read="duckdb")
+    for column in list(tree.find_all(exp.Column)):
+        if column.name.startswith("__") and not column.table:
+            column.replace(parts[column.name[2:]].copy())
+    return tree
+
+
+def _inner(node: exp.Expression, transform) -> exp.Expression:
+    """A subtree with `transform` applied: sqlglot's transform does not descend into the
+    node it just replaced, so calls nested in the arguments are rewritten here."""
+    return node.copy().transform(transform, copy=False)
+
+
+def _call(node: exp.Expression, name: str, arity: int) -> bool:
+    return (
+        isinstance(node, exp.Anonymous)
+        and node.name.lower() == name
+        and len(node.expressions) == arity
+    )
+
+
+#: name -> (list aggregate over each element's 0/1/2 for false/NULL/true, then the answer
+#: for 2, 1, 0 and the empty array). Trino's three-valued logic: any_match is true if one
+#: element matches, else NULL if a predicate was NULL, else false; all_match and none_match
+#: likewise, and an empty array gives false, true, true.
+_MATCHES = {
+    "any_match": ("list_max", "TRUE", "NULL", "FALSE", "FALSE"),
+    "all_match": ("list_min", "TRUE", "NULL", "FALSE", "TRUE"),
+    "none_match": ("list_max", "FALSE", "NULL", "TRUE", "TRUE"),
+}
+
+
+def _trino_match_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """any_match / all_match / none_match(array, x -> predicate), with Trino's NULLs."""
+    name = node.name.lower() if isinstance(node, exp.Anonymous) else ""
+    if name not in _MATCHES or len(node.expressions) != 2:
+        return node
+    array, fn = (_inner(a, _trino_match_to_duckdb) for a in node.expressions)
+    if not isinstance(fn, exp.Lambda) or len(fn.expressions) != 1:
+        return node
+    agg, two, one, zero, empty = _MATCHES[name]
+    score = _fill("CASE (__body) WHEN TRUE THEN 2 WHEN FALSE THEN 0 ELSE 1 END", body=fn.this)
+    scored = exp.Anonymous(
+        this="list_transform",
+        expressions=[array, exp.Lambda(this=score, expressions=fn.expressions)],
+    )
+    return _fill(
+        f"CASE WHEN (__array) IS NULL THEN NULL ELSE CASE {agg}(__scored) WHEN 2 THEN {two} "
+        f"WHEN 1 THEN {one} WHEN 0 THEN {zero} ELSE {empty} END END",
+        array=array,
+        scored=scored,
+    )
+
+
+def _trino_every_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """every(b) is Trino's other name for bool_and."""
+    if _call(node, "every", 1):
+        return exp.LogicalAnd(this=_inner(node.expressions[0], _trino_every_to_duckdb))
+    return node
+
+
+def _trino_histogram_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """histogram(x) is a MAP(x's type, bigint) on Trino; DuckDB's counts are UBIGINT."""
+    if not _call(node, "histogram", 1):
+        return node
+    return _fill(
+        "map_from_entries(list_transform(map_entries(histogram(__x)), "
+        "lambda e: struct_pack(k := e.key, v := CAST(e.value AS BIGINT))))",
+        x=node.expressions[0],
+    )
+
+
+def _trino_map_agg_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """map_agg(k, v): a map of the rows' pairs, rows with a NULL key left out."""
+    if not _call(node, "map_agg", 2):
+        return node
+    k, v = node.expressions
+    return _fill(
+        "map_from_entries(list(struct_pack(k := __k, v := __v)) FILTER (WHERE __k IS NOT NULL))",
+        k=k,
+        v=v,
+    )
+
+
+def _trino_arrays_overlap_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """arrays_overlap: true on a common non-NULL element, else NULL if either holds a NULL."""
+    if not _call(node, "arrays_overlap", 2):
+        return node
+    a, b = (_inner(x, _trino_arrays_overlap_to_duckdb) for x in node.expressions)
+    return _fill(
+        "CASE WHEN (__a) IS NULL OR (__b) IS NULL THEN NULL "
+        "WHEN list_has_any(__a, __b) THEN TRUE "
+        "WHEN len(list_filter(__a, lambda x: x IS NULL)) > 0 "
+        "OR len(list_filter(__b, lambda x: x IS NULL)) > 0 THEN NULL ELSE FALSE END",
+        a=a,
+        b=b,
+    )
+
+
+#: Expressions that are maps on Trino, recognised without a type pass.
+_MAP_MAKERS = ("histogram", "map_agg", "map", "map_from_entries", "multimap_agg")
+
+
+def _is_map(node: exp.Expression) -> bool:
+    if isinstance(node, exp.Map | exp.VarMap | exp.MapFromEntries):
+        return True
+    return isinstance(node, exp.Anonymous) and node.name.lower() in _MAP_MAKERS
+
+
+def _trino_map_cardinality_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """cardinality(map) is a bigint; sqlglot writes array_length, which DuckDB has only for
+    lists. Runs before the map makers are rewritten, so it still sees them by name."""
+    if isinstance(node, exp.ArraySize) and _is_map(node.this):
+        inner = _inner(node.this, _trino_map_cardinality_to_duckdb)
+        return _fill("CAST(cardinality(__m) AS BIGINT)", m=inner)
+    return node
+
+
+def _trino_unnest_zip_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """`UNNEST(a, b) AS t(x, y)` zips the arrays, padding the shorter with NULLs; so do
+    DuckDB's UNNESTs side by side in one SELECT."""
+    if not (isinstance(node, exp.Unnest) and isinstance(node.parent, exp.Join | exp.From)):
+        return node
+    alias = node.args.get("alias")
+    arrays = node.expressions
+    if len(arrays) < 2 or not alias or len(alias.columns) != len(arrays):
+        return node
+    if node.args.get("offset"):
+        return node
+    select = exp.select(*(exp.Unnest(expressions=[a.copy()]) for a in arrays))
+    return exp.Subquery(this=select, alias=alias.copy())
+
+
+def _trino_reduce_finish_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """reduce(a, s0, (s, x) -> ..., s -> finish): sqlglot drops the finish lambda for DuckDB
+    (with a warning only); apply it to the reduced state."""
+    if not isinstance(node, exp.Reduce) or not isinstance(node.args.get("finish"), exp.Lambda):
+        return node
+    reduced = node.copy()
+    for key, arg in list(reduced.args.items()):
+        if isinstance(arg, exp.Expression):
+            reduced.set(key, _inner(arg, _trino_reduce_finish_to_duckdb))
+    finish = reduced.args["finish"]
+    reduced.set("finish", None)
+    params = finish.expressions
+    if len(params) == 1 and isinstance(finish.this, exp.Identifier | exp.Column):
+        if finish.this.name == params[0].name and not getattr(finish.this, "table", ""):
+            return reduced  # s -> s
+    once = exp.Anonymous(
+        this="list_transform",
+        expressions=[exp.Array(expressions=[reduced]), finish],
+    )
+    return exp.Bracket(this=once, expressions=[exp.Literal.number(1)])
+
+
+TRANSFORMS = [
+    _trino_map_cardinality_to_duckdb,
+    _trino_match_to_duckdb,
+    _trino_every_to_duckdb,
+    _trino_histogram_to_duckdb,
+    _trino_map_agg_to_duckdb,
+    _trino_arrays_overlap_to_duckdb,
+    _trino_unnest_zip_to_duckdb,
+    _trino_reduce_finish_to_duckdb,
+]
