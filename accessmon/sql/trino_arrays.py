@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+
+from accessmon.sql.validate import DIALECT, _schema
 
 #: Trino function -> what to use instead on the local engine (see fidelity.NOT_LOCAL).
 NOT_LOCAL: dict[str, str] = {}
@@ -174,7 +179,36 @@ def _trino_reduce_finish_to_duckdb(node: exp.Expression) -> exp.Expression:
     return exp.Bracket(this=once, expressions=[exp.Literal.number(1)])
 
 
+def _is_integer(node: exp.Expression) -> bool:
+    return node.type is not None and node.type.is_type(*exp.DataType.INTEGER_TYPES)
+
+
+def _trino_integer_division_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """On Trino an integer divided by an integer is an integer (truncated; by zero, an
+    error); DuckDB's `/` gives a double. Runs on the whole query once (at its root): the
+    operand types come from sqlglot's type pass over the views' columns, on a copy."""
+    if node.parent is not None or not isinstance(node, exp.Query):
+        return node
+    divisions = list(node.find_all(exp.Div))
+    if not divisions:
+        return node
+    try:
+        typed = qualify(node.copy(), schema=_schema(), dialect=DIALECT, quote_identifiers=False,
+                        identify=False, validate_qualify_columns=False)  # fmt: skip
+        annotate_types(typed, schema=_schema(), dialect=DIALECT)
+    except (SqlglotError, KeyError, ValueError):  # no types: the divisions stay as they are
+        return node
+    twins = list(typed.find_all(exp.Div))
+    if len(twins) != len(divisions):
+        return node
+    for division, twin in zip(divisions, twins, strict=True):
+        if _is_integer(twin.this) and _is_integer(twin.expression):
+            division.replace(exp.IntDiv(this=division.this, expression=division.expression))
+    return node
+
+
 TRANSFORMS = [
+    _trino_integer_division_to_duckdb,
     _trino_map_cardinality_to_duckdb,
     _trino_match_to_duckdb,
     _trino_every_to_duckdb,

@@ -222,7 +222,16 @@ def _cases() -> list[Case]:
         c("int_negate_min", "SELECT -CAST(-2147483648 AS integer)"),
         c("cast_int_overflow", "SELECT CAST(4294968064 AS integer)"),
         c("int_div", "SELECT pid / 2, pid % 7 FROM session_command"),
+        c("int_div_negative", "SELECT -pid / 7, (-pid) % 7 FROM session_command"),
+        c("int_div_zero", "SELECT pid / (ppid - ppid) FROM session_command"),
+        c("count_div", "SELECT count(*) / 7, cardinality(argv) / 2 FROM session_command "
+          "GROUP BY argv"),
+        c("double_div", "SELECT avg(pid) / 2, pid / 2.5e0 FROM session_command GROUP BY pid"),
     ]
 
 
 CASES: list[Case] = _cases()
+
+#: What a refusal says (fidelity.refuse_unfaithful): "<function> is not available on the
+#: local engine; <alternative> or --engine athena".
+REFUSED = "is not available on the local engine"
