@@ -176,39 +176,139 @@ def _trino_reduce_finish_to_duckdb(node: exp.Expression) -> exp.Expression:
         this="list_transform",
         expressions=[exp.Array(expressions=[reduced]), finish],
     )
-    return exp.Bracket(this=once, expressions=[exp.Literal.number(1)])
+    return _fill("(__once)[1]", once=once)
 
 
 def _is_integer(node: exp.Expression) -> bool:
     return node.type is not None and node.type.is_type(*exp.DataType.INTEGER_TYPES)
 
 
-def _trino_integer_division_to_duckdb(node: exp.Expression) -> exp.Expression:
-    """On Trino an integer divided by an integer is an integer (truncated; by zero, an
-    error); DuckDB's `/` gives a double. Runs on the whole query once (at its root): the
+def _as_bigint(node: exp.Expression) -> None:
+    """Cast an aggregate (or its window) to BIGINT in place: DuckDB sums integers into a
+    HUGEINT, Trino into a bigint (and fails past it, as the cast does)."""
+    target = node.parent if isinstance(node.parent, exp.Window) else node
+    target.replace(exp.Cast(this=target.copy(), to=exp.DataType.build("BIGINT")))
+
+
+def _trino_integer_types_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """Integer arithmetic as Trino types it. An integer divided by an integer is an integer
+    (truncated; by zero, an error), where DuckDB's `/` gives a double; sum() of integers is
+    a bigint, where DuckDB's is a HUGEINT; negating a constant integer overflows, where
+    DuckDB folds it into a wider type. Runs on the whole query once (at its root): the
     operand types come from sqlglot's type pass over the views' columns, on a copy."""
     if node.parent is not None or not isinstance(node, exp.Query):
         return node
-    divisions = list(node.find_all(exp.Div))
-    if not divisions:
+    kinds = (exp.Div, exp.Sum, exp.Neg)
+    originals = list(node.find_all(*kinds))
+    if not originals:
         return node
     try:
         typed = qualify(node.copy(), schema=_schema(), dialect=DIALECT, quote_identifiers=False,
                         identify=False, validate_qualify_columns=False)  # fmt: skip
         annotate_types(typed, schema=_schema(), dialect=DIALECT)
-    except (SqlglotError, KeyError, ValueError):  # no types: the divisions stay as they are
+    except (SqlglotError, KeyError, ValueError):  # no types: the query stays as it is
         return node
-    twins = list(typed.find_all(exp.Div))
-    if len(twins) != len(divisions):
+    twins = list(typed.find_all(*kinds))
+    if [type(n) for n in twins] != [type(n) for n in originals]:
         return node
-    for division, twin in zip(divisions, twins, strict=True):
-        if _is_integer(twin.this) and _is_integer(twin.expression):
-            division.replace(exp.IntDiv(this=division.this, expression=division.expression))
+    for original, twin in zip(originals, twins, strict=True):
+        if isinstance(twin, exp.Div) and _is_integer(twin.this) and _is_integer(twin.expression):
+            original.replace(exp.IntDiv(this=original.this, expression=original.expression))
+        elif isinstance(twin, exp.Sum) and _is_integer(twin.this):
+            _as_bigint(original)
+        elif isinstance(twin, exp.Neg) and _is_integer(twin.this) and not twin.this.is_number:
+            original.replace(exp.Sub(this=exp.Literal.number(0), expression=original.this))
     return node
 
 
+def _trino_count_if_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """count_if is a bigint and 0 over no rows on Trino; DuckDB's is a HUGEINT, NULL there."""
+    if not isinstance(node, exp.CountIf):
+        return node
+    cond = _inner(node.this, _trino_count_if_to_duckdb)
+    return exp.Count(this=exp.If(this=cond, true=exp.Literal.number(1)))
+
+
+def _distinct_in_order(array: exp.Expression) -> exp.Expression:
+    """Trino's array_distinct: each value once (NULL too), in the order first seen; DuckDB's
+    list_distinct drops NULLs and does not keep the order."""
+    return _fill("list_filter(__a, lambda x, i: list_position(__a, x) = i)", a=array)
+
+
+def _trino_array_distinct_to_duckdb(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.ArrayDistinct):
+        return _distinct_in_order(_inner(node.this, _trino_array_distinct_to_duckdb))
+    if isinstance(node, exp.ArrayExcept):  # array_except(a, b): a's distinct values not in b
+        a, b = (_inner(x, _trino_array_distinct_to_duckdb) for x in (node.this, node.expression))
+        return _fill(
+            "CASE WHEN (__a) IS NULL OR (__b) IS NULL THEN NULL ELSE list_filter(__d, lambda e: "
+            "len(list_filter(__b, lambda x: x IS NOT DISTINCT FROM e)) = 0) END",
+            a=a,
+            b=b,
+            d=_distinct_in_order(a),
+        )
+    return node
+
+
+def _trino_array_position_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """array_position is 0 when the value is absent (DuckDB: NULL), NULL for a NULL value
+    (DuckDB finds the NULL), and a bigint."""
+    if not isinstance(node, exp.ArrayPosition) or node.args.get("start") is not None:
+        return node
+    a, x = (_inner(v, _trino_array_position_to_duckdb) for v in (node.this, node.expression))
+    return _fill(
+        "CASE WHEN (__a) IS NULL OR (__x) IS NULL THEN NULL "
+        "ELSE CAST(coalesce(list_position(__a, __x), 0) AS BIGINT) END",
+        a=a,
+        x=x,
+    )
+
+
+def _trino_slice_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """slice(a, start, length) on Trino, where DuckDB's list_slice takes (begin, end); a
+    negative start counts from the end; start 0 is an error."""
+    if not isinstance(node, exp.ArraySlice) or node.args.get("step") is not None:
+        return node
+    a, start, length = (
+        _inner(node.args[k], _trino_slice_to_duckdb) if node.args.get(k) else None
+        for k in ("this", "start", "end")
+    )
+    if start is None or length is None:
+        return node
+    return _fill(
+        "CASE WHEN (__s) = 0 THEN error('SQL array indices start at 1') "
+        "WHEN (__n) < 0 THEN error('length must be greater than or equal to 0') "
+        "WHEN (__s) > 0 THEN list_slice(__a, __s, (__s) + (__n) - 1) "
+        "WHEN len(__a) + (__s) + 1 < 1 THEN list_slice(__a, 1, 0) "
+        "ELSE list_slice(__a, len(__a) + (__s) + 1, len(__a) + (__s) + (__n)) END",
+        a=a,
+        s=start,
+        n=length,
+    )
+
+
+def _trino_max_by_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """max_by / min_by keep a NULL x from the row with the largest y; DuckDB's arg_max skips
+    rows whose x is NULL. (In a window the rewrite is left out: the 3-argument form there.)"""
+    if not isinstance(node, exp.ArgMax | exp.ArgMin) or isinstance(node.parent, exp.Window):
+        return node
+    name = "arg_max" if isinstance(node, exp.ArgMax) else "arg_min"
+    x, y = (_inner(v, _trino_max_by_to_duckdb) for v in (node.this, node.expression))
+    n = node.args.get("count")
+    if n is None:
+        return exp.Anonymous(this=f"{name}_null", expressions=[x, y])
+    return _fill(
+        f"list_transform({name}(struct_pack(v := __x), __y, __n), lambda s: s.v)", x=x, y=y, n=n
+    )
+
+
 TRANSFORMS = [
-    _trino_integer_division_to_duckdb,
+    _trino_integer_types_to_duckdb,
+    _trino_count_if_to_duckdb,
+    _trino_array_distinct_to_duckdb,
+    _trino_array_position_to_duckdb,
+    _trino_slice_to_duckdb,
+    _trino_max_by_to_duckdb,
     _trino_map_cardinality_to_duckdb,
     _trino_match_to_duckdb,
     _trino_every_to_duckdb,

@@ -91,6 +91,10 @@ def _cases() -> list[Case]:
         c("array_sort_agg", "SELECT array_sort(array_agg(DISTINCT code)) FROM session_start"),
         c("slice", "SELECT slice(argv, 1, 2) FROM session_command"),
         c("slice_neg", "SELECT slice(identity_roles, -1, 1) FROM cert_create"),
+        c("slice_middle", "SELECT slice(argv, 2, 2) FROM session_command"),
+        c("slice_neg_long", "SELECT slice(identity_roles, -2, 5) FROM cert_create"),
+        c("slice_neg_past_start", "SELECT slice(identity_roles, -10, 2) FROM cert_create"),
+        c("slice_zero", "SELECT slice(identity_roles, 0, 2) FROM cert_create"),
         c("sequence", "SELECT sequence(1, 5)"),
         c("sequence_step", "SELECT sequence(10, 1, -3)"),
         c("sequence_cardinality", "SELECT uid, sequence(1, cardinality(identity_roles)) "
@@ -98,6 +102,7 @@ def _cases() -> list[Case]:
         c("array_concat", "SELECT identity_roles || identity_logins FROM cert_create"),
         c("concat_arrays", "SELECT concat(identity_roles, ARRAY['extra']) FROM cert_create"),
         c("array_position", "SELECT array_position(identity_roles, 'editor') FROM cert_create"),
+        c("array_position_null", "SELECT array_position(ARRAY['a', NULL], NULL)"),
         c("array_max", "SELECT array_max(identity_roles), array_min(identity_roles) "
           "FROM cert_create"),
         c("array_remove", "SELECT array_remove(identity_logins, 'root') FROM cert_create"),
@@ -151,6 +156,8 @@ def _cases() -> list[Case]:
         c("array_agg_empty", "SELECT array_agg(user) FROM session_start WHERE false"),
         c("max_by", "SELECT user, max_by(uid, event_time) FROM session_start GROUP BY user"),
         c("min_by", "SELECT user, min_by(uid, event_time) FROM session_start GROUP BY user"),
+        c("max_by_null_x", "SELECT max_by(uid, event_time), min_by(login, event_time) "
+          "FROM session_start"),
         c("max_by_n", "SELECT max_by(uid, event_time, 2) FROM session_start"),
         c("bool_and", "SELECT user, bool_and(success) FROM user_login GROUP BY user"),
         c("bool_or", "SELECT user, bool_or(NOT success) FROM user_login GROUP BY user"),
@@ -220,6 +227,7 @@ def _cases() -> list[Case]:
           "FROM session_command WHERE pid > 1"),
         c("try_int_overflow", "SELECT TRY(2147483647 + 1)"),
         c("int_negate_min", "SELECT -CAST(-2147483648 AS integer)"),
+        c("int_negate_col", "SELECT -(ei - 2147483647 - 1) FROM session_start"),
         c("cast_int_overflow", "SELECT CAST(4294968064 AS integer)"),
         c("int_div", "SELECT pid / 2, pid % 7 FROM session_command"),
         c("int_div_negative", "SELECT -pid / 7, (-pid) % 7 FROM session_command"),
