@@ -169,9 +169,13 @@ def _trino_reduce_finish_to_duckdb(node: exp.Expression) -> exp.Expression:
     finish = reduced.args["finish"]
     reduced.set("finish", None)
     params = finish.expressions
-    if len(params) == 1 and isinstance(finish.this, exp.Identifier | exp.Column):
-        if finish.this.name == params[0].name and not getattr(finish.this, "table", ""):
-            return reduced  # s -> s
+    if (
+        len(params) == 1
+        and isinstance(finish.this, exp.Identifier | exp.Column)
+        and finish.this.name == params[0].name
+        and not getattr(finish.this, "table", "")
+    ):
+        return reduced  # s -> s
     once = exp.Anonymous(
         this="list_transform",
         expressions=[exp.Array(expressions=[reduced]), finish],
@@ -227,6 +231,15 @@ def _trino_count_if_to_duckdb(node: exp.Expression) -> exp.Expression:
         return node
     cond = _inner(node.this, _trino_count_if_to_duckdb)
     return exp.Count(this=exp.If(this=cond, true=exp.Literal.number(1)))
+
+
+def _trino_approx_distinct_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """approx_distinct: Trino's HyperLogLog is exact on small inputs and within its 2.3 %
+    standard error beyond; DuckDB's sketch is much coarser (15 for 17 on 40 rows). The local
+    engine counts exactly, which is the number Trino's estimate stands for."""
+    if not isinstance(node, exp.ApproxDistinct) or isinstance(node.parent, exp.Window):
+        return node
+    return exp.Count(this=exp.Distinct(expressions=[node.this.copy()]))
 
 
 def _distinct_in_order(array: exp.Expression) -> exp.Expression:
@@ -305,6 +318,7 @@ def _trino_max_by_to_duckdb(node: exp.Expression) -> exp.Expression:
 TRANSFORMS = [
     _trino_integer_types_to_duckdb,
     _trino_count_if_to_duckdb,
+    _trino_approx_distinct_to_duckdb,
     _trino_array_distinct_to_duckdb,
     _trino_array_position_to_duckdb,
     _trino_slice_to_duckdb,
