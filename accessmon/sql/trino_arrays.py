@@ -15,10 +15,44 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
+from accessmon.errors import QueryError
 from accessmon.sql.validate import DIALECT, _schema
 
-#: Trino function -> what to use instead on the local engine (see fidelity.NOT_LOCAL).
-NOT_LOCAL: dict[str, str] = {}
+#: Trino function -> what to use instead on the local engine (see fidelity.NOT_LOCAL): the
+#: functions DuckDB lacks, or has with another meaning, and that have no rewrite here.
+NOT_LOCAL: dict[str, str] = {
+    "array_frequency": "use CROSS JOIN UNNEST(x) AS t(v) with count(*) ... GROUP BY v",
+    "array_has_duplicates": "use cardinality(array_distinct(x)) < cardinality(x)",
+    "combinations": "use CROSS JOIN UNNEST twice",
+    "contains_sequence": "use strpos(array_join(x, ' '), array_join(seq, ' ')) > 0",
+    "map_filter": "use UNNEST(map_keys(m), map_values(m)) with a WHERE",
+    "map_zip_with": "use UNNEST(map_keys(m)) and element_at",
+    "multimap_agg": "use array_agg(v) ... GROUP BY k",
+    "ngrams": "use slice(x, i, n) with sequence",
+    "shuffle": "use the array as it is (shuffle's order is random on Athena too)",
+    "transform_keys": "use UNNEST(map_keys(m), map_values(m)) and map_agg",
+    "transform_values": "use UNNEST(map_keys(m), map_values(m)) and map_agg",
+    "trim_array": "use slice(x, 1, cardinality(x) - n)",
+    "zip": "use UNNEST(a, b) AS t(x, y)",
+    "zip_with": "use transform(sequence(1, n), i -> f(element_at(a, i), element_at(b, i)))",
+    "checksum": "use array_join(array_sort(array_agg(x)), ',') to compare sets",
+}
+
+
+def _trino_not_local(node: exp.Expression) -> exp.Expression:
+    """Refuse, before the query runs, a function NOT_LOCAL names, or array_sort with a
+    comparator, which sqlglot would drop for DuckDB (sorting the natural way instead)."""
+    name = node.name.lower() if isinstance(node, exp.Anonymous) else ""
+    if name in NOT_LOCAL:
+        raise QueryError(
+            f"{name} is not available on the local engine; {NOT_LOCAL[name]} or --engine athena"
+        )
+    if isinstance(node, exp.ArraySort) and node.expression is not None:
+        raise QueryError(
+            "array_sort is not available on the local engine with a comparator; use "
+            "array_sort(x) or reverse(array_sort(x)), or --engine athena"
+        )
+    return node
 
 
 def _fill(template: str, **parts: exp.Expression) -> exp.Expression:
@@ -202,7 +236,7 @@ def _trino_integer_types_to_duckdb(node: exp.Expression) -> exp.Expression:
     operand types come from sqlglot's type pass over the views' columns, on a copy."""
     if node.parent is not None or not isinstance(node, exp.Query):
         return node
-    kinds = (exp.Div, exp.Sum, exp.Neg)
+    kinds = (exp.Div, exp.Sum, exp.Neg, exp.Bracket)
     originals = list(node.find_all(*kinds))
     if not originals:
         return node
@@ -222,7 +256,48 @@ def _trino_integer_types_to_duckdb(node: exp.Expression) -> exp.Expression:
             _as_bigint(original)
         elif isinstance(twin, exp.Neg) and _is_integer(twin.this) and not twin.this.is_number:
             original.replace(exp.Sub(this=exp.Literal.number(0), expression=original.this))
+        elif isinstance(twin, exp.Bracket) and not twin.args.get("safe"):
+            _checked_subscript(original, twin)
     return node
+
+
+def _one_based(index: exp.Expression) -> exp.Expression:
+    """sqlglot keeps a Trino subscript 0-based: `a[2]` as 1, `a[i]` as `i + -1`."""
+    if index.is_int:
+        return exp.Literal.number(int(index.this) + 1)
+    if isinstance(index, exp.Add) and index.expression.is_number and index.expression.to_py() == -1:
+        return index.this
+    return exp.Add(this=exp.Paren(this=index.copy()), expression=exp.Literal.number(1))
+
+
+def _checked_subscript(original: exp.Bracket, twin: exp.Bracket) -> None:
+    """`a[i]` fails on Trino past the array's end (and below 1), and `m[k]` for a key the map
+    lacks; element_at gives NULL there, and so does DuckDB's subscript."""
+    if len(original.expressions) != 1:
+        return
+    index = original.expressions[0]
+    is_array = twin.this.type is not None and twin.this.type.is_type(exp.DataType.Type.ARRAY)
+    if is_array:
+        one_based = _one_based(index)
+        check = _fill(
+            "CASE WHEN (__i) < 1 THEN error('SQL array indices start at 1') "
+            "WHEN (__i) > len(__a) THEN error('Array subscript must be less than or equal "
+            "to array length') ELSE __b END",
+            i=one_based,
+            a=original.this,
+            b=original,
+        )
+    elif _is_map(original.this):
+        check = _fill(
+            "CASE WHEN (__k) IS NOT NULL AND NOT map_contains(__m, __k) "
+            "THEN error('Key not present in map') ELSE __b END",
+            k=index,
+            m=original.this,
+            b=original,
+        )
+    else:
+        return
+    original.replace(check)
 
 
 def _trino_count_if_to_duckdb(node: exp.Expression) -> exp.Expression:
@@ -261,6 +336,40 @@ def _trino_array_distinct_to_duckdb(node: exp.Expression) -> exp.Expression:
             d=_distinct_in_order(a),
         )
     return node
+
+
+_HAS_NULL = "len(list_filter(__a, lambda x: x IS NULL)) > 0"
+
+
+def _trino_contains_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """contains(a, x) is NULL when x is not found but a holds a NULL (or x is NULL);
+    DuckDB says false, or finds the NULL."""
+    if not isinstance(node, exp.ArrayContains):
+        return node
+    a, x = (_inner(v, _trino_contains_to_duckdb) for v in (node.this, node.expression))
+    return _fill(
+        f"CASE WHEN (__a) IS NULL OR (__x) IS NULL THEN NULL "
+        f"WHEN list_contains(__a, __x) THEN TRUE WHEN {_HAS_NULL} THEN NULL ELSE FALSE END",
+        a=a,
+        x=x,
+    )
+
+
+def _trino_array_max_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """array_max / array_min are NULL when the array holds a NULL; DuckDB skips NULLs."""
+    if not isinstance(node, exp.ArrayMax | exp.ArrayMin):
+        return node
+    a = _inner(node.this, _trino_array_max_to_duckdb)
+    agg = "list_max" if isinstance(node, exp.ArrayMax) else "list_min"
+    return _fill(f"CASE WHEN {_HAS_NULL} THEN NULL ELSE {agg}(__a) END", a=a)
+
+
+def _trino_array_union_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """array_union(a, b): the distinct values of both, in the order first seen."""
+    if not _call(node, "array_union", 2):
+        return node
+    a, b = (_inner(v, _trino_array_union_to_duckdb) for v in node.expressions)
+    return _distinct_in_order(_fill("list_concat(__a, __b)", a=a, b=b))
 
 
 def _trino_array_position_to_duckdb(node: exp.Expression) -> exp.Expression:
@@ -316,11 +425,15 @@ def _trino_max_by_to_duckdb(node: exp.Expression) -> exp.Expression:
 
 
 TRANSFORMS = [
+    _trino_not_local,
     _trino_integer_types_to_duckdb,
     _trino_count_if_to_duckdb,
     _trino_approx_distinct_to_duckdb,
     _trino_array_distinct_to_duckdb,
     _trino_array_position_to_duckdb,
+    _trino_contains_to_duckdb,
+    _trino_array_max_to_duckdb,
+    _trino_array_union_to_duckdb,
     _trino_slice_to_duckdb,
     _trino_max_by_to_duckdb,
     _trino_map_cardinality_to_duckdb,

@@ -149,6 +149,40 @@ def _cases() -> list[Case]:
             "SELECT arrays_overlap(identity_logins, ARRAY['root']) FROM cert_create",
         ),
         c("array_literal", "SELECT ARRAY[login, user] FROM session_start"),
+        c(
+            "contains_null_elem",
+            "SELECT contains(ARRAY['a', NULL], 'b'), contains(ARRAY['a'], NULL)",
+        ),
+        c("array_max_null", "SELECT array_max(ARRAY['a', NULL]), array_min(ARRAY[2, NULL, 1])"),
+        c("array_union", "SELECT array_union(identity_roles, identity_logins) FROM cert_create"),
+        c("array_remove_null", "SELECT array_remove(ARRAY['a', NULL, 'b'], 'a')"),
+        c("array_intersect_null", "SELECT array_intersect(ARRAY[1, 1, NULL], ARRAY[1, NULL])"),
+        c("flatten_null", "SELECT flatten(ARRAY[ARRAY[1], NULL, ARRAY[2]])"),
+        c("subscript_past_end", "SELECT argv[3] FROM session_command", fails=True),
+        c(
+            "subscript_checked",
+            "SELECT argv[cardinality(argv)] FROM session_command WHERE cardinality(argv) > 0",
+        ),
+        c(
+            "map_subscript_missing",
+            "SELECT histogram(login)['nobody'] FROM session_start",
+            fails=True,
+        ),
+        c(
+            "element_at_map_missing",
+            "SELECT element_at(histogram(login), 'nobody') FROM session_start",
+        ),
+        c(
+            "array_sort_comparator",
+            "SELECT array_sort(identity_roles, (a, b) -> "
+            "IF(a < b, 1, IF(a = b, 0, -1))) FROM cert_create",
+        ),
+        c("array_frequency", "SELECT array_frequency(identity_logins) FROM cert_create"),
+        c("zip", "SELECT zip(identity_roles, identity_logins) FROM cert_create"),
+        c(
+            "transform_values",
+            "SELECT transform_values(histogram(login), (k, v) -> v * 2) FROM session_start",
+        ),
         # --- maps -------------------------------------------------------------------------
         c("histogram", "SELECT histogram(code) FROM session_start"),
         c("histogram_group", "SELECT user, histogram(login) FROM session_start GROUP BY user"),
