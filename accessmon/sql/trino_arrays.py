@@ -364,6 +364,30 @@ def _trino_array_max_to_duckdb(node: exp.Expression) -> exp.Expression:
     return _fill(f"CASE WHEN {_HAS_NULL} THEN NULL ELSE {agg}(__a) END", a=a)
 
 
+def _trino_array_remove_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """array_remove keeps the array's NULLs; sqlglot's `x <> value` filter drops them."""
+    if not isinstance(node, exp.ArrayRemove):
+        return node
+    a, x = (_inner(v, _trino_array_remove_to_duckdb) for v in (node.this, node.expression))
+    return _fill(
+        "CASE WHEN (__x) IS NULL THEN NULL ELSE list_filter(__a, lambda e: e IS NULL OR e <> __x) END",
+        a=a,
+        x=x,
+    )
+
+
+def _trino_array_intersect_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """array_intersect(a, b): a's distinct values (NULL too) that b holds, in a's order."""
+    if not isinstance(node, exp.ArrayIntersect) or len(node.expressions) != 2:
+        return node
+    a, b = (_inner(v, _trino_array_intersect_to_duckdb) for v in node.expressions)
+    return _fill(
+        "list_filter(__d, lambda e: list_position(__b, e) IS NOT NULL)",
+        d=_distinct_in_order(a),
+        b=b,
+    )
+
+
 def _trino_array_union_to_duckdb(node: exp.Expression) -> exp.Expression:
     """array_union(a, b): the distinct values of both, in the order first seen."""
     if not _call(node, "array_union", 2):
@@ -434,6 +458,8 @@ TRANSFORMS = [
     _trino_contains_to_duckdb,
     _trino_array_max_to_duckdb,
     _trino_array_union_to_duckdb,
+    _trino_array_remove_to_duckdb,
+    _trino_array_intersect_to_duckdb,
     _trino_slice_to_duckdb,
     _trino_max_by_to_duckdb,
     _trino_map_cardinality_to_duckdb,

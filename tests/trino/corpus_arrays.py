@@ -156,6 +156,11 @@ def _cases() -> list[Case]:
         c("array_max_null", "SELECT array_max(ARRAY['a', NULL]), array_min(ARRAY[2, NULL, 1])"),
         c("array_union", "SELECT array_union(identity_roles, identity_logins) FROM cert_create"),
         c("array_remove_null", "SELECT array_remove(ARRAY['a', NULL, 'b'], 'a')"),
+        c("array_remove_null_value", "SELECT array_remove(ARRAY['a', NULL], NULL)"),
+        c(
+            "array_intersect_order",
+            "SELECT array_intersect(ARRAY['b', 'a', 'c', 'a'], ARRAY['a', 'b'])",
+        ),
         c("array_intersect_null", "SELECT array_intersect(ARRAY[1, 1, NULL], ARRAY[1, NULL])"),
         c("flatten_null", "SELECT flatten(ARRAY[ARRAY[1], NULL, ARRAY[2]])"),
         c("subscript_past_end", "SELECT argv[3] FROM session_command", fails=True),
