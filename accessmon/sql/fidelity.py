@@ -11,12 +11,12 @@ from __future__ import annotations
 from sqlglot import exp
 
 from accessmon.errors import QueryError
-from accessmon.sql import trino_time
+from accessmon.sql import trino_arrays, trino_time
 
 #: Trino function name (lower case) -> what to use instead on the local engine.
 NOT_LOCAL: dict[str, str] = {}
-# One line per module of rewrites (trino_arrays joins here).
-for _module in (trino_time,):
+# One entry per module of rewrites.
+for _module in (trino_time, trino_arrays):
     NOT_LOCAL.update(_module.NOT_LOCAL)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 import sqlglot
 from sqlglot import exp
 
-from accessmon.sql import trino_time
+from accessmon.sql import trino_arrays, trino_time
 from accessmon.sql.render import INSTANT_PREFIX, duckdb_utc_instant, quote_ident, trino_view
 from accessmon.sql.views import all_views
 from accessmon.window import Window
@@ -154,6 +154,7 @@ TRANSFORMS = {
         _trino_unnest_rows_to_duckdb,
         _trino_iso8601_to_duckdb,
         _trino_date_results_to_duckdb,
+        *trino_arrays.TRANSFORMS,  # last: they keep the arguments the others rewrote
     ]
 }
 

@@ -207,6 +207,8 @@ def _function_name(node: exp.Expression) -> str:
 
 
 def _check_function(node: exp.Expression) -> None:
+    if isinstance(node, exp.GenerateSeries):
+        return  # Trino's sequence(): bounded in _generated_size
     name = _function_name(node)
     reason = refused_reason(name) or ("reads files" if isinstance(node, exp.ReadCSV) else None)
     if reason:
@@ -395,6 +397,8 @@ def _generated_size(node: exp.Expression) -> int | None:
         if size > MAX_GENERATED:
             raise QueryError(f"range(): {size} elements is over the limit of {MAX_GENERATED}")
         return size
+    if isinstance(node, exp.GenerateSeries):
+        return _sequence_size(node)
     if isinstance(node, exp.Repeat):
         size = _count("repeat", "count", node.args.get("times")) * _width(node.this)
         if size > MAX_GENERATED:
@@ -411,6 +415,26 @@ def _generated_size(node: exp.Expression) -> int | None:
     if isinstance(node, exp.Format):
         return _format_size("format", node.this)
     return None
+
+
+def _sequence_size(node: exp.GenerateSeries) -> int:
+    """Trino's sequence(start, stop[, step]), as sqlglot reads it: at most MAX_GENERATED
+    elements (Trino's own limit is 10,000), from constant whole numbers only."""
+    parts = [node.args.get(k) for k in ("start", "end", "step") if node.args.get(k) is not None]
+    bounds = [_constant(a) for a in parts]
+    if any(not isinstance(v, int) for v in bounds):
+        raise QueryError(
+            "sequence is not available on the local engine with bounds that are not constant "
+            f"whole numbers; use constant bounds (at most {MAX_GENERATED} elements) "
+            "or --engine athena"
+        )
+    start, stop, step = [*bounds, 1][:3]
+    if step == 0:
+        raise QueryError("sequence(): the step must not be zero")
+    size = len(range(start, stop + (1 if step > 0 else -1), step))
+    if size > MAX_GENERATED:
+        raise QueryError(f"sequence(): {size} elements is over the limit of {MAX_GENERATED}")
+    return size
 
 
 def check_generated_sizes(tree: exp.Expression) -> None:

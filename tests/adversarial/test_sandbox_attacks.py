@@ -233,8 +233,9 @@ def test_cli_refuses_the_plan_leak_and_the_kelvin_cte(store, tmp_path):
             "range() inside another call would make 25000000",
         ),
         ("SELECT length(repeat(repeat('x', 5000), 5000)) AS n", "over the limit"),
-        ("SELECT * FROM generate_series(1, 200000000)", "not allowed"),
-        ("SELECT sequence(1, 200000000) AS s", "not allowed"),
+        ("SELECT * FROM generate_series(1, 200000000)", "over the limit of 10000"),
+        ("SELECT sequence(1, 200000000) AS s", "over the limit of 10000"),
+        ("SELECT sequence(1, ei) AS s FROM exec", "sequence is not available on the local"),
     ],
 )
 def test_huge_generated_values_are_refused(session, sql, expected):
