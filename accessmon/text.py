@@ -48,20 +48,29 @@ def is_listlike(value: Any) -> bool:
     return isinstance(value, list | tuple) or getattr(value, "ndim", 0) > 0
 
 
-def cell_text(value: Any) -> str:
-    """A cell as the results table shows it: Athena-style timestamps, lists in brackets."""
+def cell_text(value: Any, nested: bool = False) -> str:
+    """A cell as the results table shows it, in Athena's text: timestamps to the millisecond,
+    arrays `[a, NULL]`, maps `{a=1}` (a DataFrame holds them as (key, value) pairs), rows
+    `{n=1, s=NULL}`; NULL is empty at the top."""
     if value is None or type(value).__name__ == "NaTType":
-        return ""
+        return "NULL" if nested else ""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {cell_text(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}={cell_text(v, True)}" for k, v in value.items()) + "}"
     if is_listlike(value):
-        return "[" + ", ".join(cell_text(v) for v in value) + "]"
+        items = list(value)
+        if items and all(isinstance(i, tuple) and len(i) == 2 for i in items):  # a map
+            return (
+                "{"
+                + ", ".join(f"{cell_text(k, True)}={cell_text(v, True)}" for k, v in items)
+                + "}"
+            )
+        return "[" + ", ".join(cell_text(v, True) for v in items) + "]"
     if isinstance(value, float) and math.isnan(value):
-        return ""
+        return "NaN" if nested else ""
     if isinstance(value, dt.datetime):
         return millis_text(value)
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return date_text(value)
     return str(value)
 
 

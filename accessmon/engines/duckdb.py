@@ -123,8 +123,10 @@ class DuckDBEngine:
                 for c in views[name].instant_columns
                 if c not in parsed.get(name, ())
             ]
-            hidden += [UNFIT_PREFIX + c for c in unfit_columns(views[name])]
-            guard = duckdb_unfit_guard(views[name])  # the cache's unfit values raise
+            guard = ""
+            if plan.cached[name] or plan.partial.get(name):  # the cache's unfit values raise
+                hidden += [UNFIT_PREFIX + c for c in unfit_columns(views[name])]
+                guard = duckdb_unfit_guard(views[name])
             if hidden:
                 excluded = ", ".join(map(quote_ident, hidden))
                 body = f"SELECT * EXCLUDE ({excluded}) {guard} FROM ({body})"

@@ -176,8 +176,6 @@ def duckdb_view(view: View, source: str, window: Window, parse_once: bool = Fals
         cols = [duckdb_column(c) for c in view.columns]
         cols += [f"CAST(NULL AS TIMESTAMP) AS {quote_ident(INSTANT_PREFIX + name)}"
                  for name in view.instant_columns]  # fmt: skip
-        cols += [f"CAST(NULL AS VARCHAR) AS {quote_ident(UNFIT_PREFIX + name)}"
-                 for name in unfit_columns(view)]  # fmt: skip
         return f"SELECT {', '.join(cols)}{where}"
     cols = ", ".join(duckdb_column(c, "j", guard=False) for c in view.columns)
     for name in unfit_columns(view):  # raised when a query reads the column: see above

@@ -137,7 +137,7 @@ def expected_value(col: Column, event: dict):
     if col.type == "varchar":
         assert isinstance(raw, str), f"fixture {where}: expected a JSON string, got {raw!r}"
         return raw
-    if col.type == "integer":
+    if col.type in ("integer", "bigint"):
         assert isinstance(raw, int) and not isinstance(raw, bool), f"fixture {where}: {raw!r}"
         return raw
     if col.type == "boolean":
@@ -158,6 +158,8 @@ def check_arrow_type(col: Column, typ: pa.DataType) -> None:
         assert typ == pa.string(), where
     elif col.type == "integer":
         assert typ == pa.int32(), where
+    elif col.type == "bigint":
+        assert typ == pa.int64(), where
     elif col.type == "boolean":
         assert typ == pa.bool_(), where
     elif col.type == "date":

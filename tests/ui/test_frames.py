@@ -72,7 +72,11 @@ def test_text_rows_honour_column_types():
 
 def test_cell_text_of_dataframe_cells():
     assert cell_text(float("nan")) == "" and cell_text(pd.NaT) == "" and cell_text(None) == ""
-    assert cell_text({"a": [1, 2]}) == "{a: [1, 2]}"
+    assert cell_text({"a": [1, 2], "b": None}) == "{a=[1, 2], b=NULL}"  # a row, as Athena
+    assert cell_text([("T1000I", 6), ("T2000I", 3)]) == "{T1000I=6, T2000I=3}"  # a map
+    assert cell_text([None, "x"]) == "[NULL, x]"
+    assert cell_text(dt.datetime(1, 1, 1)) == "0001-01-01 00:00:00.000"
+    assert cell_text(dt.date(1, 1, 1)) == "0001-01-01"
     assert cell_text(dt.date(2024, 3, 20)) == "2024-03-20"
 
 
