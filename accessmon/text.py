@@ -4,6 +4,7 @@ Athena's style, escaped HTML tables and byte sizes."""
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import html
 import math
 from collections.abc import Iterable, Sequence
@@ -11,8 +12,35 @@ from typing import Any
 
 
 def millis_text(moment: dt.datetime) -> str:
-    """`2024-03-20 12:12:03.374`: a timestamp as Athena prints it, to the millisecond."""
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    """`2024-03-20 12:12:03.374`: a timestamp as Athena prints it, to the millisecond; the
+    year has four digits (`0001-01-01 00:00:00.000`, common in real `expires` fields), where
+    strftime's `%Y` gives `1`."""
+    return (
+        f"{date_text(moment)} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+        f".{moment.microsecond // 1000:03d}"
+    )
+
+
+def date_text(day: dt.date) -> str:
+    """`0001-01-01`: a date as Athena prints it, the year in four digits."""
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+
+
+def double_text(value: float) -> str:
+    """A double as Athena (Trino, in Java) prints it: `1.5`, `100.0`, `1.0E7`, `1.0E-4`,
+    `NaN`, `Infinity`; the shortest digits that read back, as Python's repr has them."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    sign = "-" if math.copysign(1.0, value) < 0 else ""
+    size = abs(value)
+    if size == 0 or 1e-3 <= size < 1e7:
+        return sign + f"{size!r}"
+    digits = decimal.Decimal(repr(size)).normalize().as_tuple()
+    shown = "".join(map(str, digits.digits))
+    exponent = len(shown) - 1 + int(digits.exponent)
+    return f"{sign}{shown[0]}.{shown[1:] or '0'}E{exponent}"
 
 
 def is_listlike(value: Any) -> bool:
@@ -20,20 +48,29 @@ def is_listlike(value: Any) -> bool:
     return isinstance(value, list | tuple) or getattr(value, "ndim", 0) > 0
 
 
-def cell_text(value: Any) -> str:
-    """A cell as the results table shows it: Athena-style timestamps, lists in brackets."""
+def cell_text(value: Any, nested: bool = False) -> str:
+    """A cell as the results table shows it, in Athena's text: timestamps to the millisecond,
+    arrays `[a, NULL]`, maps `{a=1}` (a DataFrame holds them as (key, value) pairs), rows
+    `{n=1, s=NULL}`; NULL is empty at the top."""
     if value is None or type(value).__name__ == "NaTType":
-        return ""
+        return "NULL" if nested else ""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {cell_text(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}={cell_text(v, True)}" for k, v in value.items()) + "}"
     if is_listlike(value):
-        return "[" + ", ".join(cell_text(v) for v in value) + "]"
+        items = list(value)
+        if items and all(isinstance(i, tuple) and len(i) == 2 for i in items):  # a map
+            return (
+                "{"
+                + ", ".join(f"{cell_text(k, True)}={cell_text(v, True)}" for k, v in items)
+                + "}"
+            )
+        return "[" + ", ".join(cell_text(v, True) for v in items) + "]"
     if isinstance(value, float) and math.isnan(value):
-        return ""
+        return "NaN" if nested else ""
     if isinstance(value, dt.datetime):
         return millis_text(value)
     if isinstance(value, dt.date):
-        return value.isoformat()
+        return date_text(value)
     return str(value)
 
 

@@ -24,10 +24,13 @@ from accessmon.result import QueryResult, QueryStats
 from accessmon.sql.fidelity import refuse_unfaithful
 from accessmon.sql.render import (
     INSTANT_PREFIX,
+    UNFIT_PREFIX,
     duckdb_empty_events,
+    duckdb_unfit_guard,
     duckdb_view,
     quote_ident,
     quote_literal,
+    unfit_columns,
 )
 from accessmon.sql.transpile import use_parsed_instants, with_views
 from accessmon.sql.validate import CheckedQuery
@@ -122,8 +125,13 @@ class DuckDBEngine:
                 for c in views[name].instant_columns
                 if c not in parsed.get(name, ())
             ]
+            guard = ""
+            if plan.cached[name] or plan.partial.get(name):  # the cache's unfit values raise
+                hidden += [UNFIT_PREFIX + c for c in unfit_columns(views[name])]
+                guard = duckdb_unfit_guard(views[name])
             if hidden:
-                body = f"SELECT * EXCLUDE ({', '.join(map(quote_ident, hidden))}) FROM ({body})"
+                excluded = ", ".join(map(quote_ident, hidden))
+                body = f"SELECT * EXCLUDE ({excluded}) {guard} FROM ({body})"
             view_sql[name] = body
         try:
             return with_views(tree, view_sql, "duckdb")

@@ -72,7 +72,7 @@ def _shape_literal(columns: Iterable[Column]) -> str:
     return quote_literal(json.dumps(duckdb_shape(columns), separators=(",", ":")))
 
 
-def duckdb_column(col: Column, parsed: str | None = None) -> str:
+def duckdb_column(col: Column, parsed: str | None = None, guard: bool = True) -> str:
     """One column with Athena's meaning (absent -> NULL, strings unquoted, typed), read from
     the struct `parsed` when the event was parsed once for all columns, else parsed for this
     column alone, so DuckDB skips the work for columns a query does not use."""
@@ -82,7 +82,63 @@ def duckdb_column(col: Column, parsed: str | None = None) -> str:
         return "CAST(event_time AS TIMESTAMP) AS event_time"
     access = "".join(f"[{quote_literal(k)}]" for k in col.path or ())
     source = parsed or f"json_transform(event_data, {_shape_literal([col])})"
-    return f"{source}{access} AS {quote_ident(col.name)}"
+    value = f"{source}{access}"
+    if guard and col.type in _GUARDED:
+        raw = _raw(col)
+        value = (
+            f"CASE WHEN {value} IS NULL AND {raw} IS NOT NULL "
+            f"THEN {_unfit_error(col, raw)} ELSE {value} END"
+        )
+    return f"{value} AS {quote_ident(col.name)}"
+
+
+#: Types whose cast on Athena fails the query on a value that does not fit (4294968064 as
+#: integer), where DuckDB's json_transform gives NULL: DuckDB raises instead, naming the
+#: column, so an out-of-range value never reads as a silent NULL.
+_GUARDED = ("integer", "bigint")
+#: The cache's column holding the JSON text of a guarded column's value that did not fit,
+#: NULL where it fits: the cache is built without failing, and a query that reads the
+#: column from the cache fails as one reading the JSON does.
+UNFIT_PREFIX = "__unfit__"
+
+
+def unfit_columns(view: View) -> tuple[str, ...]:
+    """The columns of `view` that raise on a JSON value their type cannot hold."""
+    return tuple(c.name for c in view.columns if c.path is not None and c.type in _GUARDED)
+
+
+def _json_pointer(path: tuple[str, ...]) -> str:
+    return "".join("/" + k.replace("~", "~0").replace("/", "~1") for k in path)
+
+
+def _raw(col: Column) -> str:
+    """The column's JSON value as text (NULL where absent or JSON null)."""
+    return f"json_extract_string(event_data, {quote_literal(_json_pointer(col.path or ()))})"
+
+
+def _unfit(col: Column, value: str) -> str:
+    """The JSON text of the column's value where `value` reads it as NULL, else NULL."""
+    return f"CASE WHEN {value} IS NULL THEN {_raw(col)} END"
+
+
+def _unfit_error(col: Column, text: str) -> str:
+    """Trino's message (`Cannot cast '4294968064' to integer`), naming the column too."""
+    after = quote_literal(f"' to {col.type} in view column {col.name}")
+    before = quote_literal("Cannot cast '")
+    return f"error({before} || {text} || {after})"
+
+
+def duckdb_unfit_guard(view: View) -> str:
+    """`REPLACE (...)` for rows read from the cache: each guarded column raises where the
+    cache kept the text of a value that did not fit."""
+    items = []
+    for name in unfit_columns(view):
+        col, hidden = view.column(name), quote_ident(UNFIT_PREFIX + name)
+        items.append(
+            f"CASE WHEN {hidden} IS NOT NULL THEN {_unfit_error(col, hidden)} "
+            f"ELSE {quote_ident(name)} END AS {quote_ident(name)}"
+        )
+    return f"REPLACE ({', '.join(items)})" if items else ""
 
 
 #: The cache's column holding a view column's time, parsed (never a view column itself).
@@ -121,12 +177,16 @@ def duckdb_view(view: View, source: str, window: Window, parse_once: bool = Fals
         cols += [f"CAST(NULL AS TIMESTAMP) AS {quote_ident(INSTANT_PREFIX + name)}"
                  for name in view.instant_columns]  # fmt: skip
         return f"SELECT {', '.join(cols)}{where}"
-    cols = ", ".join(duckdb_column(c, "j") for c in view.columns)
+    cols = ", ".join(duckdb_column(c, "j", guard=False) for c in view.columns)
+    for name in unfit_columns(view):  # raised when a query reads the column: see above
+        col = view.column(name)
+        value = "j" + "".join(f"[{quote_literal(k)}]" for k in col.path or ())
+        cols += f", {_unfit(col, value)} AS {quote_ident(UNFIT_PREFIX + name)}"
     for name in view.instant_columns:  # NULL where the text is no time: see engines.duckdb
         instant = duckdb_utc_instant(quote_ident(name), cast="TRY_CAST")
         cols += f", {instant} AS {quote_ident(INSTANT_PREFIX + name)}"
     parsed = f"json_transform(event_data, {_shape_literal(view.columns)}) AS j"
-    return f"SELECT {cols} FROM (SELECT event_date, event_time, {parsed}{where})"
+    return f"SELECT {cols} FROM (SELECT event_date, event_time, event_data, {parsed}{where})"
 
 
 # -- Athena / Trino -------------------------------------------------------------------------

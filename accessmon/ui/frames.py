@@ -18,7 +18,7 @@ import pyarrow as pa
 from accessmon.errors import AccessmonError
 from accessmon.names import did_you_mean
 from accessmon.reports import charts
-from accessmon.text import cell_text, human_bytes, is_listlike, millis_text
+from accessmon.text import cell_text, date_text, double_text, human_bytes, is_listlike, millis_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,23 +30,37 @@ if TYPE_CHECKING:
 # -- cells -----------------------------------------------------------------------------------
 
 
-def athena_text(value: Any, typ: pa.DataType) -> str:
-    """One value as Athena prints it; NULL is the empty string, as in tctl's output."""
+def athena_text(value: Any, typ: pa.DataType, nested: bool = False) -> str:
+    """One value as Athena prints it (Trino's client text): NULL is the empty string, as in
+    tctl's output, and `NULL` inside an array, map or row; maps `{T1000I=6, T2000I=3}`, arrays
+    `[a, b]`, rows `{n=1, s=x}` (`{1, x}` unnamed), doubles as Java prints them (`1.0E7`)."""
     if value is None:
-        return ""
+        return "NULL" if nested else ""
     if pa.types.is_timestamp(typ):
         text = millis_text(value)
         return text + " UTC" if typ.tz else text
     if pa.types.is_date(typ):
-        return value.isoformat()
+        return date_text(value)
     if pa.types.is_boolean(typ):
         return "true" if value else "false"
-    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
-        return "[" + ", ".join(athena_text(v, typ.value_type) for v in value) + "]"
-    if pa.types.is_struct(typ):
+    if pa.types.is_floating(typ):
+        return double_text(float(value))
+    if pa.types.is_map(typ):
         return (
-            "{" + ", ".join(f"{f.name}={athena_text(value.get(f.name), f.type)}" for f in typ) + "}"
+            "{"
+            + ", ".join(
+                f"{athena_text(k, typ.key_type, True)}={athena_text(v, typ.item_type, True)}"
+                for k, v in value
+            )
+            + "}"
         )
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+        return "[" + ", ".join(athena_text(v, typ.value_type, True) for v in value) + "]"
+    if pa.types.is_struct(typ):
+        fields = [(f.name, athena_text(value.get(f.name), f.type, True)) for f in typ]
+        if [name for name, _ in fields] == [f"_{i}" for i in range(len(fields))]:
+            return "{" + ", ".join(text for _, text in fields) + "}"  # ROW(1, 'x'): unnamed
+        return "{" + ", ".join(f"{name}={text}" for name, text in fields) + "}"
     if isinstance(value, dt.timedelta):
         days, rest = value.days, value - dt.timedelta(days=value.days)
         h, rem = divmod(int(rest.total_seconds()), 3600)

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from accessmon.errors import QueryError
-from accessmon.sql.views import Column, View, teleport_views
+from accessmon.errors import AccessmonError, QueryError
+from accessmon.sql.views import WIDENED, Column, View, teleport_views
 from accessmon.storage.ingest import ingest
 from accessmon.storage.store import files_between
 from accessmon.window import Window
@@ -137,7 +137,7 @@ def expected_value(col: Column, event: dict):
     if col.type == "varchar":
         assert isinstance(raw, str), f"fixture {where}: expected a JSON string, got {raw!r}"
         return raw
-    if col.type == "integer":
+    if col.type in ("integer", "bigint"):
         assert isinstance(raw, int) and not isinstance(raw, bool), f"fixture {where}: {raw!r}"
         return raw
     if col.type == "boolean":
@@ -158,6 +158,8 @@ def check_arrow_type(col: Column, typ: pa.DataType) -> None:
         assert typ == pa.string(), where
     elif col.type == "integer":
         assert typ == pa.int32(), where
+    elif col.type == "bigint":
+        assert typ == pa.int64(), where
     elif col.type == "boolean":
         assert typ == pa.bool_(), where
     elif col.type == "date":
@@ -506,6 +508,14 @@ def _spec_paths() -> dict[str, tuple[str, ...]]:
     }
 
 
+def test_widened_columns_are_bigint_and_were_integer_in_teleport():
+    """Issue 17: real `session.command` events carry cgroup_id = 4294968064."""
+    assert WIDENED
+    for (view, column), (teleports, why) in WIDENED.items():
+        assert VIEWS[view].column(column).type == "bigint"
+        assert dict(_spec_views()[view][1])[column] == teleports == "integer" and why
+
+
 def test_view_table_matches_spec():
     spec = _spec_views()
     assert sorted(spec) == sorted(VIEWS) and len(VIEWS) == 35
@@ -513,6 +523,37 @@ def test_view_table_matches_spec():
     for name, view in VIEWS.items():
         event_type, cols = spec[name]
         assert view.event_type == event_type
-        assert [(c.name, c.type) for c in view.columns] == cols, name
+        teleports = [(c.name, WIDENED.get((name, c.name), (c.type,))[0]) for c in view.columns]
+        assert teleports == cols, name
         for col in view.columns[2:]:
             assert col.path == paths.get(col.name, (col.name,)), f"{name}.{col.name}"
+
+
+# -- integers real data overflows (issue 17, point 3) ------------------------------------------
+
+
+@pytest.mark.parametrize("cache", [True, False], ids=["cache", "json"])
+def test_a_real_cgroup_id_and_a_value_that_does_not_fit(tmp_path, cache):
+    """4294968064 (a real `session.command` cgroup id) reads as itself; a value its column's
+    type cannot hold fails the query naming the column, as Athena's cast fails it, from the
+    JSON and from the cache alike, never a silent NULL. Queries not reading it still run."""
+    base = {"event": "session.command", "time": "2024-03-20T10:00:00.000Z"}
+    fits = build_store(tmp_path, [{**base, "uid": "a", "cgroup_id": 4294968064, "pid": 7}], "ok")
+    session = session_for(fits, duckdb={"cache": cache})
+    assert rows(session, "SELECT cgroup_id, pid FROM session_command") == [
+        {"cgroup_id": 4294968064, "pid": 7}
+    ]
+    unfit = [
+        {**base, "uid": "b", "cgroup_id": 99999999999999999999},  # beyond bigint
+        {**base, "uid": "c", "pid": 4294968064},  # beyond integer
+    ]
+    session = session_for(build_store(tmp_path, unfit, "unfit"), duckdb={"cache": cache})
+    for column, typ, value in [
+        ("cgroup_id", "bigint", "99999999999999999999"),
+        ("pid", "integer", "4294968064"),
+    ]:
+        with pytest.raises(
+            AccessmonError, match=f"Cannot cast '{value}' to {typ} in view column {column}"
+        ):
+            rows(session, f"SELECT uid, {column} FROM session_command")
+    assert len(rows(session, "SELECT uid, ppid FROM session_command")) == 2

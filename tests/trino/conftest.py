@@ -20,6 +20,7 @@ from accessmon.session import Session
 from accessmon.storage.ingest import ingest
 from tests.conftest import write_jsonl
 from tests.trino import server
+from tests.trino.shapes import view_shapes
 
 HERE = Path(__file__).resolve().parent
 #: A fixed last day, so the store does not depend on today's date.
@@ -80,11 +81,12 @@ def _in_ci() -> bool:
 
 @pytest.fixture(scope="session")
 def trino_store(tmp_path_factory) -> Path:
-    """A small demo store plus SHAPES, written by accessmon's own demo and ingest code."""
+    """A small demo store plus SHAPES and two events per view built from the view table
+    (`shapes.view_shapes`), written by accessmon's own demo and ingest code."""
     tmp = tmp_path_factory.mktemp("trino-store")
     store = tmp / "store"
     write_demo(store, events=3000, days=5, end_date=END)
-    ingest([write_jsonl(tmp / "shapes.jsonl", SHAPES)], store)
+    ingest([write_jsonl(tmp / "shapes.jsonl", SHAPES + view_shapes())], store)
     return store
 
 

@@ -35,7 +35,24 @@ def test_timestamps_to_the_millisecond_in_both_formatters():
         (True, pa.bool_(), "true"),
         (dt.date(2024, 3, 20), pa.date32(), "2024-03-20"),
         (["a", "b"], pa.list_(pa.string()), "[a, b]"),
-        ({"x": 1, "y": None}, pa.struct([("x", pa.int64()), ("y", pa.string())]), "{x=1, y=}"),
+        ({"x": 1, "y": None}, pa.struct([("x", pa.int64()), ("y", pa.string())]), "{x=1, y=NULL}"),
+        # issue 17: the text Trino's client shows (and Athena returns), checked on a real
+        # Trino by tests/trino/test_text.py
+        ([("T1000I", 6), ("T2000I", 3)], pa.map_(pa.string(), pa.int64()), "{T1000I=6, T2000I=3}"),
+        ({"_0": 1, "_1": "x"}, pa.struct([("_0", pa.int32()), ("_1", pa.string())]), "{1, x}"),
+        ([None, "x"], pa.list_(pa.string()), "[NULL, x]"),
+        (dt.datetime(1, 1, 1), pa.timestamp("us", tz="UTC"), "0001-01-01 00:00:00.000 UTC"),
+        (dt.date(1, 1, 1), pa.date32(), "0001-01-01"),
+        (1.5, pa.float64(), "1.5"),
+        (100.0, pa.float64(), "100.0"),
+        (1e7, pa.float64(), "1.0E7"),
+        (12345678.9, pa.float64(), "1.23456789E7"),
+        (1e-4, pa.float64(), "1.0E-4"),
+        (0.001, pa.float64(), "0.001"),
+        (-2.5e-10, pa.float64(), "-2.5E-10"),
+        (0.0, pa.float64(), "0.0"),
+        (float("nan"), pa.float64(), "NaN"),
+        (float("-inf"), pa.float64(), "-Infinity"),
         (
             dt.timedelta(days=1, seconds=3723, microseconds=5000),
             pa.duration("ms"),
@@ -54,7 +71,11 @@ def test_text_rows_honour_column_types():
 
 def test_cell_text_of_dataframe_cells():
     assert cell_text(float("nan")) == "" and cell_text(pd.NaT) == "" and cell_text(None) == ""
-    assert cell_text({"a": [1, 2]}) == "{a: [1, 2]}"
+    assert cell_text({"a": [1, 2], "b": None}) == "{a=[1, 2], b=NULL}"  # a row, as Athena
+    assert cell_text([("T1000I", 6), ("T2000I", 3)]) == "{T1000I=6, T2000I=3}"  # a map
+    assert cell_text([None, "x"]) == "[NULL, x]"
+    assert cell_text(dt.datetime(1, 1, 1)) == "0001-01-01 00:00:00.000"
+    assert cell_text(dt.date(1, 1, 1)) == "0001-01-01"
     assert cell_text(dt.date(2024, 3, 20)) == "2024-03-20"
 
 

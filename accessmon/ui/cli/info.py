@@ -15,7 +15,7 @@ from accessmon.ui.cli.common import format_option, global_options, session_from_
 @global_options
 def schema(view: str | None, fmt: str) -> None:
     """List the views, or one view's columns and types."""
-    from accessmon.sql.views import get_view
+    from accessmon.sql.views import WIDENED, get_view
 
     allowed = session_from_options().views()
     views = [get_view(view)] if view else list(allowed.values())
@@ -27,7 +27,13 @@ def schema(view: str | None, fmt: str) -> None:
                 "codes": v.codes,
                 "description": v.description,
                 "columns": [
-                    {"name": c.name, "type": c.type, "path": c.json_path} for c in v.columns
+                    {"name": c.name, "type": c.type, "path": c.json_path}
+                    | (
+                        {"teleport_type": WIDENED[v.name, c.name][0]}
+                        if (v.name, c.name) in WIDENED
+                        else {}
+                    )
+                    for c in v.columns
                 ],
             }
             for v in views
@@ -40,10 +46,17 @@ def schema(view: str | None, fmt: str) -> None:
         click.echo(f"  {v.description}")
         width = max(len(c.name) for c in v.columns)
         for c in v.columns:
-            click.echo(f"  {c.name:<{width}}  {c.type}")
+            widened = WIDENED.get((v.name, c.name))
+            note = f"  (widened: {widened[0]} in Teleport; {widened[1]})" if widened else ""
+            click.echo(f"  {c.name:<{width}}  {c.type}{note}")
         return
     for v in views:
         click.echo(f"{v.name:<32} {v.event_type:<32} {len(v.columns)} columns")
+    widened = [f"{name}.{column}" for name, column in WIDENED if name in allowed]
+    if widened:
+        click.echo(
+            f"widened to bigint (real values overflow Teleport's integer): {', '.join(widened)}"
+        )
 
 
 @click.command()

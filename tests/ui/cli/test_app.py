@@ -27,7 +27,9 @@ def test_python_dash_m(tmp_path):
         [sys.executable, "-m", "accessmon", "schema"], cwd=tmp_path, capture_output=True, text=True
     )
     assert out.returncode == 0
-    assert out.stdout.count("\n") == 37  # Teleport's 35 and accessmon's own two
+    lines = out.stdout.splitlines()
+    assert sum(ln.endswith(" columns") for ln in lines) == 37  # Teleport's 35, accessmon's 2
+    assert lines[-1].startswith("widened to bigint")  # issue 17
     assert "secreports_audit_query_run" in out.stdout
 
 

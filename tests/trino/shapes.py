@@ -1,0 +1,91 @@
+"""Events built from the view table (the event shapes of `shared/spec/views.md`): for every
+view, one event with every column's JSON path filled with a value of the column's type, and
+one with the empty values Teleport may still write (`[]`, `false`, `0`, JSON null), so every
+view, accessmon's own two included, has rows and every column is read on both engines.
+
+Values real data carries and the views must hold: `cgroup_id = 4294968064` (issue 17),
+nanosecond and year-1 times, a dotted key."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from accessmon.sql.render import _row_fields
+from accessmon.sql.views import Column, View, all_views
+
+#: A real `session.command` cgroup id: more than an integer holds.
+CGROUP_ID = 4294968064
+#: The full events' day, inside the tests' window.
+DAY = dt.datetime(2024, 3, 19, 12, tzinfo=dt.UTC)
+#: Values by column name, where a type's default would not look like Teleport's.
+NAMED: dict[str, Any] = {
+    "cgroup_id": CGROUP_ID,
+    "expires": "2024-03-20T06:56:50.648137154Z",
+    "identity_expires": "2024-03-20T06:56:50.648137154Z",
+    "identity_prev_identity_expires": "0001-01-01T00:00:00Z",
+    "token_expires": "2024-03-19T13:00:00Z",
+    "session_start": "2024-03-19T11:59:00.5Z",
+    "session_stop": "2024-03-19T12:00:00+02:00",
+    "addr_local": "172.31.28.130:3022",
+    "addr_remote": "151.181.228.114:51454",
+    "data_scanned_in_bytes": 5_000_000_000,
+    "estimated_cost_usd": 0.024414062500000003,
+}
+
+
+def _value(name: str, typ: str, n: int) -> Any:
+    if name in NAMED:
+        return NAMED[name]
+    if typ == "varchar":
+        return f"{name}-{n}"
+    if typ == "integer":
+        return 40 + n
+    if typ == "bigint":
+        return 6_000_000_000 + n
+    if typ == "double":
+        return 1.5 + n
+    if typ == "boolean":
+        return True
+    if typ == "array(varchar)":
+        return [f"{name}-a", f"{name}-b, with comma", ""]
+    if fields := _row_fields(typ):
+        return [{f: _value(f, t, i) for f, t in fields} for i in range(2)]
+    raise ValueError(f"no sample value for {typ}")
+
+
+def _empty(typ: str) -> Any:
+    if typ.startswith("array("):
+        return []
+    return {"integer": 0, "bigint": 0, "double": 0.0, "boolean": False}.get(typ)
+
+
+def _put(doc: dict, col: Column, value: Any) -> None:
+    node = doc
+    for key in (col.path or ())[:-1]:
+        node = node.setdefault(key, {})
+    node[(col.path or ())[-1]] = value
+
+
+def _event(view: View, index: int, full: bool) -> dict:
+    time = DAY + dt.timedelta(minutes=index, milliseconds=123 + full)
+    doc: dict = {}
+    for col in view.columns[2:]:
+        value = _value(col.name, col.type, index) if full else _empty(col.type)
+        _put(doc, col, value)
+    doc.update(
+        event=view.event_type,
+        code=view.codes.split()[0],
+        time=time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        uid=f"{view.name}-{'full' if full else 'empty'}",
+    )
+    return doc
+
+
+def view_shapes() -> list[dict]:
+    """Two events per view (every view has rows): all columns filled, and all empty."""
+    return [
+        _event(view, i, full)
+        for i, view in enumerate(all_views().values())
+        for full in (True, False)
+    ]
