@@ -9,6 +9,8 @@ before the query runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
@@ -448,26 +450,53 @@ def _trino_max_by_to_duckdb(node: exp.Expression) -> exp.Expression:
     )
 
 
-TRANSFORMS = [
-    _trino_not_local,
-    _trino_integer_types_to_duckdb,
-    _trino_count_if_to_duckdb,
-    _trino_approx_distinct_to_duckdb,
-    _trino_array_distinct_to_duckdb,
-    _trino_array_position_to_duckdb,
-    _trino_contains_to_duckdb,
-    _trino_array_max_to_duckdb,
-    _trino_array_union_to_duckdb,
-    _trino_array_remove_to_duckdb,
-    _trino_array_intersect_to_duckdb,
-    _trino_slice_to_duckdb,
-    _trino_max_by_to_duckdb,
-    _trino_map_cardinality_to_duckdb,
-    _trino_match_to_duckdb,
-    _trino_every_to_duckdb,
-    _trino_histogram_to_duckdb,
-    _trino_map_agg_to_duckdb,
-    _trino_arrays_overlap_to_duckdb,
-    _trino_unnest_zip_to_duckdb,
-    _trino_reduce_finish_to_duckdb,
+#: Each rewrite, and what in a query makes it worth a pass over the tree: node types, or
+#: the names of calls sqlglot does not know.
+_PASSES: list[tuple[Callable[[exp.Expression], exp.Expression], tuple[type | str, ...]]] = [
+    (_trino_not_local, (exp.ArraySort, *NOT_LOCAL)),
+    (_trino_integer_types_to_duckdb, (exp.Div, exp.Sum, exp.Neg, exp.Bracket)),
+    (_trino_count_if_to_duckdb, (exp.CountIf,)),
+    (_trino_approx_distinct_to_duckdb, (exp.ApproxDistinct,)),
+    (_trino_array_distinct_to_duckdb, (exp.ArrayDistinct, exp.ArrayExcept)),
+    (_trino_array_position_to_duckdb, (exp.ArrayPosition,)),
+    (_trino_contains_to_duckdb, (exp.ArrayContains,)),
+    (_trino_array_max_to_duckdb, (exp.ArrayMax, exp.ArrayMin)),
+    (_trino_array_union_to_duckdb, ("array_union",)),
+    (_trino_array_remove_to_duckdb, (exp.ArrayRemove,)),
+    (_trino_array_intersect_to_duckdb, (exp.ArrayIntersect,)),
+    (_trino_slice_to_duckdb, (exp.ArraySlice,)),
+    (_trino_max_by_to_duckdb, (exp.ArgMax, exp.ArgMin)),
+    (_trino_map_cardinality_to_duckdb, (exp.ArraySize,)),
+    (_trino_match_to_duckdb, tuple(_MATCHES)),
+    (_trino_every_to_duckdb, ("every",)),
+    (_trino_histogram_to_duckdb, ("histogram",)),
+    (_trino_map_agg_to_duckdb, ("map_agg",)),
+    (_trino_arrays_overlap_to_duckdb, ("arrays_overlap",)),
+    (_trino_unnest_zip_to_duckdb, (exp.Unnest,)),
+    (_trino_reduce_finish_to_duckdb, (exp.Reduce,)),
 ]
+
+
+def _present(tree: exp.Expression) -> set[type | str]:
+    found: set[type | str] = set()
+    for node in tree.walk():
+        found.add(type(node))
+        if isinstance(node, exp.Anonymous):
+            found.add(node.name.lower())
+    return found
+
+
+def _trino_arrays_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """All the rewrites above, each a pass over the whole query (at its root), in order;
+    a pass runs only if the query has what it rewrites, so a long IN list costs one walk."""
+    if node.parent is not None:
+        return node
+    present = _present(node)
+    for rewrite, triggers in _PASSES:
+        if present.intersection(triggers):
+            node = node.transform(rewrite, copy=False)
+            present = _present(node)
+    return node
+
+
+TRANSFORMS = [_trino_arrays_to_duckdb]

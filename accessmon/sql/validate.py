@@ -425,8 +425,8 @@ def _sequence_size(node: exp.GenerateSeries) -> int:
     if any(not isinstance(v, int) for v in bounds):
         raise QueryError(
             "sequence is not available on the local engine with bounds that are not constant "
-            f"whole numbers; use constant bounds (at most {MAX_GENERATED} elements) "
-            "or --engine athena"
+            "whole numbers (such a call is not allowed: it could make rows without bound); use "
+            f"constant bounds, at most {MAX_GENERATED} elements, or --engine athena"
         )
     start, stop, step = [*bounds, 1][:3]
     if step == 0:
