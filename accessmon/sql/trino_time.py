@@ -456,27 +456,42 @@ def _deep(fn: Transform) -> Transform:
     return run
 
 
-#: Applied in order, before transpile.py's own rewrites (to_iso8601 needs to see
-#: from_iso8601_timestamp as sqlglot parsed it).
-TRANSFORMS: list[Transform] = [
-    _deep(f)
-    for f in [
-        _format_datetime,
-        _parse_datetime,
-        _to_iso8601,
-        _timestamp_text,
-        _at_timezone,
-        _extract_dow,
-        _regexp_extract,
-        _regexp_replace,
-        _split_part,
-        _strpos,
-        _format,
-        _renamed,
-        _url,
-        _json_cast_text,
-        _json_extract_scalar,
-        _json_format,
-        _json_functions,
-    ]
+#: The rewrites, tried in this order on each node.
+_STEPS: list[Transform] = [
+    _format_datetime,
+    _parse_datetime,
+    _to_iso8601,
+    _timestamp_text,
+    _at_timezone,
+    _extract_dow,
+    _regexp_extract,
+    _regexp_replace,
+    _split_part,
+    _strpos,
+    _format,
+    _renamed,
+    _url,
+    _json_cast_text,
+    _json_extract_scalar,
+    _json_format,
+    _json_functions,
 ]
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    """All rewrites in one pass over the tree (a long IN list is thousands of nodes); a node
+    a step rewrote is offered to the steps again (CAST(json_extract ...) becomes a
+    json_extract_scalar, which has its own rewrite)."""
+    if isinstance(node, exp.Literal | exp.Identifier | exp.Column):
+        return node
+    for _ in range(len(_STEPS)):
+        new = next((n for step in _STEPS if (n := step(node)) is not node), node)
+        if new is node:
+            break
+        node = new
+    return node
+
+
+#: Applied before transpile.py's own rewrites (to_iso8601 needs to see from_iso8601_timestamp
+#: as sqlglot parsed it).
+TRANSFORMS: list[Transform] = [_deep(_rewrite)]
