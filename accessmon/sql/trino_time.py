@@ -342,10 +342,15 @@ def _url(node: exp.Expression) -> exp.Expression:
     name, url = node.name.lower(), node.expressions[0].sql("duckdb")
     scheme = "^([A-Za-z][A-Za-z0-9+.-]*):"
     authority = "^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#]*)(?::([0-9]+))?"
+    host = f"regexp_extract({url}, '{authority}', 1)"
+    server = f"regexp_full_match({host}, '[A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]*\\]')"
     sql = {
         "url_extract_protocol": f"regexp_extract({url}, '{scheme}', 1)",
-        "url_extract_host": f"regexp_extract({url}, '{authority}', 1)",
-        "url_extract_port": f"TRY_CAST(NULLIF(regexp_extract({url}, '{authority}', 2), '') AS BIGINT)",
+        # java.net.URI, under Trino, keeps no host (and no port) when the host is not a
+        # server name: `cluster_name-29` (an underscore) gives '' and NULL on Trino.
+        "url_extract_host": f"CASE WHEN {server} THEN {host} ELSE '' END",
+        "url_extract_port": f"CASE WHEN {server} THEN TRY_CAST(NULLIF("
+        f"regexp_extract({url}, '{authority}', 2), '') AS BIGINT) END",
         "url_extract_path": (
             f"regexp_extract({url}, '^(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://[^/?#]*)?([^?#]*)', 1)"
         ),
