@@ -87,8 +87,43 @@ def roles_session(tmp_path: Path, user: str, store: Path | None = None) -> Sessi
     return Session(load_config(flags=flags, environ={}, start=tmp_path))
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     """`make test` prints how much of the function corpus runs locally (issue 17)."""
     from tests.trino.corpus_time_text import summary
 
     terminalreporter.write_line(summary())
+    _arrays_corpus_summary(terminalreporter, config)
+
+
+# -- the arrays corpus's outcomes, gathered from the xdist workers (tests/sql) --------------
+
+OUTCOMES = pytest.StashKey[dict[str, str]]()
+_KEY = "function_corpus_arrays"
+
+
+@pytest.fixture
+def corpus_outcomes(request) -> dict[str, str]:
+    """case name -> "local" (runs, or fails as Trino does) or "refused"."""
+    return request.config.stash.setdefault(OUTCOMES, {})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workeroutput"):  # an xdist worker
+        session.config.workeroutput[_KEY] = json.dumps(session.config.stash.get(OUTCOMES, {}))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    sent = getattr(node, "workeroutput", {}).get(_KEY)
+    if sent:
+        node.config.stash.setdefault(OUTCOMES, {}).update(json.loads(sent))
+
+
+def _arrays_corpus_summary(terminalreporter, config: pytest.Config) -> None:
+    outcomes = config.stash.get(OUTCOMES, {})
+    if outcomes:
+        values = list(outcomes.values())
+        terminalreporter.write_line(
+            f"function corpus (arrays/aggregates): {len(values)} cases, "
+            f"{values.count('local')} local, {values.count('refused')} refused"
+        )
