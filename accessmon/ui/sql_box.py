@@ -51,5 +51,7 @@ class SqlBox(anywidget.AnyWidget):
 
     def _message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "run":
+            if isinstance(content.get("text"), str):
+                self.value = content["text"]  # the text on screen when the key was pressed
             for callback in self._on_run:
                 callback()

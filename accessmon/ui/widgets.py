@@ -106,7 +106,9 @@ def build_ui(editor: QueryEditor) -> dict[str, Any]:
             layout=w.Layout(**{"flex_flow": "row wrap", "align_items": "center", **layout}),
         )
 
-    ui: dict[str, Any] = {"_syncing": False, "_columns": None, "_grid": None}
+    #: `_sql_seen`: the last SQL the box and the kernel agreed on; a refresh pushes SQL into the
+    #: box only when the kernel changed it since (a load), never because the analyst typed on
+    ui: dict[str, Any] = {"_syncing": False, "_columns": None, "_grid": None, "_sql_seen": None}
     ui["library"] = w.Dropdown(
         description="Library", options=_library_options(editor), layout=w.Layout(flex="1 1 280px")
     )
@@ -239,7 +241,8 @@ def _handler(ui: dict[str, Any], fn: Callable[..., Any]) -> Callable[..., None]:
 
 def _wire(editor: QueryEditor, ui: dict[str, Any]) -> None:
     def on_sql(change: dict[str, Any]) -> None:
-        editor.sql = change["new"]  # plain assignment: typing must not re-render the UI
+        # never skipped while a refresh runs: a run's refresh on its thread must not drop keys
+        editor.sql = ui["_sql_seen"] = change["new"]  # typing must not re-render the UI
 
     def on_search(change: dict[str, Any]) -> None:
         ui["views"].options = matching_views(ui["_views"], change["new"])
@@ -312,7 +315,7 @@ def _wire(editor: QueryEditor, ui: dict[str, Any]) -> None:
         if text:
             ui["sql"].insert(text)
 
-    ui["sql"].observe(_handler(ui, on_sql), "value")
+    ui["sql"].observe(on_sql, "value")
     ui["sql"].on_run(on_run)
     ui["search"].observe(on_search, "value")
     ui["views"].observe(_handler(ui, on_view), "value")
@@ -361,7 +364,8 @@ def refresh_ui(editor: QueryEditor, ui: dict[str, Any]) -> None:
 
 
 def _refresh_query(editor: QueryEditor, ui: dict[str, Any]) -> None:
-    if ui["sql"].value != editor.sql:
+    if editor.sql != ui["_sql_seen"]:
+        ui["_sql_seen"] = editor.sql
         ui["sql"].set_text(editor.sql)
     if editor._origin is not None:
         loaded = f"{editor._origin[0]}:{editor._origin[1]}"

@@ -56,12 +56,13 @@ function render({ model, el }) {
   const schemaSlot = new Compartment();
   const run = () => {
     // Typed keys reach the document through a DOM observer, a moment after the key event:
-    // wait for it, then push the text before "run" (messages keep their order), so Python
-    // runs exactly what is on screen.
+    // wait for it, then send the text with "run", so Python runs exactly what is on screen
+    // whatever state updates are still on their way.
     setTimeout(() => {
-      model.set("value", view.state.doc.toString());
+      const text = view.state.doc.toString();
+      model.set("value", text);
       model.save_changes();
-      model.send({ type: "run" });
+      model.send({ type: "run", text });
     }, 30);
     return true;
   };

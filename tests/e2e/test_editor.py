@@ -66,6 +66,7 @@ def run_typed_query(page, panel, sql=QUERY):
     box.click()
     page.keyboard.press("Control+a")
     page.keyboard.type(sql)
+    e2e.expect(box).to_have_text(sql, timeout=e2e.UI_TIMEOUT)  # as an analyst sees it typed
     page.keyboard.press("Control+Enter")
     results = panel.locator(f"{EDITOR} .am-results")
     e2e.expect_state(panel, results.locator("table.dataTable tbody tr"))

@@ -91,6 +91,26 @@ def test_the_grid_gets_at_most_its_budget_of_rows(editor, monkeypatch):
     assert ui["grid"].df["event_time"].iloc[0].endswith(" UTC")  # times show their zone
 
 
+def test_typing_during_a_refresh_is_kept_and_run_runs_the_text_on_screen(editor):
+    from accessmon.ui.widgets import refresh_ui
+
+    ui = editor.widget and editor._ui
+    sent = []
+    ui["sql"].send = sent.append  # what the kernel would push into the browser's box
+    ui["_syncing"] = True  # a run's refresh, on its thread, while the analyst types
+    ui["sql"].value = "SELECT user, count(*) AS n FROM session"
+    ui["_syncing"] = False
+    refresh_ui(editor, ui)
+    assert sent == [] and editor.sql == "SELECT user, count(*) AS n FROM session"
+    typed = "SELECT user, count(*) AS n FROM session_start GROUP BY user"
+    ui["sql"]._message(ui["sql"], {"type": "run", "text": typed}, [])  # Ctrl+Enter
+    editor._thread.join(10)
+    assert editor.error is None and "rows</b>" in ui["rows"].value
+    assert sent == []  # the box keeps what the analyst typed
+    editor.set_sql("SELECT 1 AS one")  # a load: the kernel changes the SQL, the box follows
+    assert sent[-1] == {"type": "set", "text": "SELECT 1 AS one"}
+
+
 def test_rerunning_the_cell_keeps_the_sql(editor):
     editor.widget  # noqa: B018
     editor._ui["sql"].value = "SELECT 42 AS answer"
