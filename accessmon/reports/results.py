@@ -24,6 +24,40 @@ if TYPE_CHECKING:
 _RESULTS_SUFFIX = r"_(?:\d+d|\d{4}-\d{2}-\d{2}_\d{4}-\d{2}-\d{2})_\d{8}T\d{6}Z\.json"
 
 
+#: A finding's status against the previous successful run of the same report and window kind.
+FINDING_STATUSES = ("new", "persisting", "resolved")
+
+
+@dataclass
+class Finding:
+    """One finding: the values of its query's key columns, what it measures, where it stands.
+
+    A finding is open unless an active suppression covers it; one whose suppression has
+    expired is open again and says so (`suppression_expired`).
+    """
+
+    key: dict[str, Any]
+    measure: int
+    #: first event_date on which this key was a finding, over the report's history (ISO date)
+    first_seen: str | None = None
+    #: last event_date on which it was a finding in this run (ISO date)
+    last_seen: str | None = None
+    status: str = "new"
+    #: persisting findings: days from first_seen to the end of this run's window
+    age_days: int | None = None
+    #: the active suppression that hides it
+    suppression: str | None = None
+    #: an expired suppression that matched it: the finding is open again
+    suppression_expired: str | None = None
+    #: the underlying events (QueryOutcome.event_columns), newest first, at most the cap
+    events: list[list[Any]] = field(default_factory=list)
+    events_total: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != "resolved" and self.suppression is None
+
+
 @dataclass
 class QueryOutcome:
     """One query's rows and counts in the window, with the previous window's count for trends."""
@@ -41,6 +75,20 @@ class QueryOutcome:
     distinct_users: int = 0
     error: str | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    #: the columns that identify one finding; `key_declared` False: none were declared and
+    #: these are the fallback (every column but the measure and event_date)
+    key_columns: list[str] = field(default_factory=list)
+    key_declared: bool = True
+    #: this run's findings (new and persisting, suppressed or not), new first
+    items: list[Finding] = field(default_factory=list)
+    #: findings of the previous successful run that this run no longer has
+    resolved: list[Finding] = field(default_factory=list)
+    #: the columns of each finding's drill-down events
+    event_columns: list[str] = field(default_factory=list)
+    #: the Athena or Trino query execution ids behind this query's rows
+    query_ids: list[str] = field(default_factory=list)
+    sql_sha256: str = ""
+    results_sha256: str = ""
 
     @property
     def status(self) -> str:
@@ -59,6 +107,16 @@ class QueryOutcome:
 
         return pd.DataFrame(self.rows, columns=self.columns)
 
+    def counts(self) -> dict[str, int]:
+        """new, persisting and resolved findings; suppressed ones; and the open ones."""
+        return {
+            "new": sum(1 for f in self.items if f.status == "new"),
+            "persisting": sum(1 for f in self.items if f.status == "persisting"),
+            "resolved": len(self.resolved),
+            "suppressed": sum(1 for f in self.items if f.suppression),
+            "open": sum(1 for f in self.items if f.is_open),
+        }
+
 
 @dataclass
 class ReportRun:
@@ -75,6 +133,20 @@ class ReportRun:
     engine: str
     queries: list[QueryOutcome]
     state: str = "SUCCESS"
+    #: `<report>_<window label>_<UTC stamp>`, the results file's stem: what `--since` names
+    run_id: str = ""
+    started_at: str = ""
+    ended_at: str = ""
+    #: the run_id of the previous successful run the statuses compare against (None: first)
+    previous_run: str | None = None
+    #: version, engine, query ids, window, user and role decision, SQL and result hashes,
+    #: the store's newest event and file count, the suppressions applied
+    provenance: dict[str, Any] = field(default_factory=dict)
+    #: freshness, empty days, null rates of the fields the queries depend on, warnings
+    quality: dict[str, Any] = field(default_factory=dict)
+    #: every suppression of this report: name, owner, reason, expires, days_left, ticket,
+    #: matched (count) and status (active, expired or stale)
+    suppressions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def data_scanned_bytes(self) -> int:
@@ -88,6 +160,8 @@ class ReportRun:
         doc = asdict(self)
         doc["totals"] = {
             "findings": sum(q.findings for q in self.queries),
+            **{k: sum(q.counts()[k] for q in self.queries) for k in
+               ("new", "persisting", "resolved", "suppressed", "open")},
             "data_scanned_in_bytes": self.data_scanned_bytes,
             "total_execution_time_in_millis": self.elapsed_ms,
             "failed_queries": sum(1 for q in self.queries if q.error),
@@ -98,7 +172,12 @@ class ReportRun:
     def from_json(cls, text: str) -> ReportRun:
         doc = json.loads(text)
         doc.pop("totals", None)
-        doc["queries"] = [QueryOutcome(**q) for q in doc["queries"]]
+        queries = []
+        for q in doc["queries"]:
+            q["items"] = [Finding(**f) for f in q.get("items", [])]
+            q["resolved"] = [Finding(**f) for f in q.get("resolved", [])]
+            queries.append(QueryOutcome(**q))
+        doc["queries"] = queries
         return cls(**doc)
 
 

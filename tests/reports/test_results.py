@@ -72,6 +72,7 @@ def test_a_run_survives_its_json_with_totals_beside_it(tmp_path):
     doc = json.loads(path.read_text())
     assert doc["totals"] == {
         "findings": 5,
+        **dict.fromkeys(("new", "persisting", "resolved", "suppressed", "open"), 0),
         "data_scanned_in_bytes": 2048,
         "total_execution_time_in_millis": 1500,
         "failed_queries": 1,
