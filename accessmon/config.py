@@ -187,6 +187,19 @@ class AlertsConfig(_Section):
     tctl: str = "tctl"
 
 
+class ReportConfig(_Section):
+    """Reports as worklists: drill-down depth, freshness, suppressions, the run summary's hook."""
+
+    #: the underlying events kept per finding in the results and the HTML
+    events_per_finding: int = Field(default=50, ge=0)
+    #: the newest event older than this (hours before the run) marks the report stale
+    max_lag_hours: float = Field(default=24.0, gt=0)
+    #: the longest a suppression may last (expires - created)
+    suppression_max_days: int = Field(default=90, ge=1)
+    #: where `report run --notify` posts its summary (Slack-compatible); unset: alerts.webhook_url
+    webhook_url: str | None = None
+
+
 class IdentityConfig(_Section):
     """Where the analyst's name comes from: `any` (--user, ACCESSMON_USER, JUPYTERHUB_USER,
     the login), `os` (this process's OS account), or `jupyterhub` (the user the hub at
@@ -222,7 +235,9 @@ class Config(_Section):
     rules_dir: Path = Path("rules")
     output_dir: Path = Path("reports")
     exports_dir: Path = Path("exports")
+    suppressions_dir: Path = Path("suppressions")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     source: Path | None = Field(default=None, exclude=True)
     #: the system configuration in force, if any, and where a requested `user` came from
     system: Path | None = Field(default=None, exclude=True)
@@ -233,6 +248,7 @@ class Config(_Section):
 
 _PATH_KEYS = (
     "store", "audit_log", "queries_dir", "reports_dir", "rules_dir", "output_dir", "exports_dir",
+    "suppressions_dir",
 )  # fmt: skip
 _ALERT_PATH_KEYS = ("alert_log", "state_file")
 

@@ -20,7 +20,10 @@ from accessmon.resources import load_documents, where
 log = logging.getLogger("accessmon")
 
 VERBS = ("list", "read", "create", "update", "delete", "use")
-RESOURCES = ("audit_query", "security_report", "security_report_state", "access_monitoring_rule")
+RESOURCES = (
+    "audit_query", "security_report", "security_report_state", "access_monitoring_rule",
+    "suppression",
+)  # fmt: skip
 _MIN_ROLE_VERSION = 5
 
 
@@ -47,17 +50,23 @@ class Role:
 _READER = ("list", "read", "use")
 _EDITOR = ("list", "create", "read", "update", "delete", "use")
 PRESETS: dict[str, Role] = {
-    # Teleport's presets, plus access_monitoring_rule: auditors may see the rules, only
-    # editors run them (a run can lock users and review requests).
+    # Teleport's presets, plus access_monitoring_rule and suppression: auditors may see the
+    # rules and suppressions, only editors run rules (a run can lock users and review
+    # requests) and accept findings as known exceptions.
     "auditor": Role(
         "auditor",
         (
             Rule(("security_report", "audit_query"), _READER),
-            Rule(("access_monitoring_rule",), ("list", "read")),
+            Rule(("access_monitoring_rule", "suppression"), ("list", "read")),
         ),
     ),
     "editor": Role(
-        "editor", (Rule(("security_report", "audit_query", "access_monitoring_rule"), _EDITOR),)
+        "editor",
+        (
+            Rule(
+                ("security_report", "audit_query", "access_monitoring_rule", "suppression"), _EDITOR
+            ),
+        ),
     ),
     "access": Role("access"),
 }
