@@ -11,12 +11,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from accessmon.errors import AccessmonError, ConfigError
 from accessmon.names import NAME_PATTERN, did_you_mean
 from accessmon.resources import load_document_node, validation_error, where
-from accessmon.sql.validate import check_query
+from accessmon.sql.validate import DIALECT, CheckedQuery, check_query
 
 
 class _Model(BaseModel):
@@ -41,6 +42,15 @@ class ReportQuery(_Model):
     query: str
     suggestion: str = ""
     chart: ChartSpec = Field(default_factory=ChartSpec)
+    #: the columns that identify one finding across runs (`user`; `node_name, host_id`);
+    #: unset: every column but the measure (`chart.y`) and event_date, and the run says so
+    finding_key: list[str] | None = Field(default=None, min_length=1)
+
+    @field_validator("finding_key", mode="before")
+    @classmethod
+    def _one_key(cls, value: object) -> object:
+        """`finding_key: user` reads as `[user]`: a one-column key is the common case."""
+        return [value] if isinstance(value, str) else value
 
 
 class ReportDefinition(_Model):
@@ -72,11 +82,66 @@ def parse_definition(text: str, source: str) -> ReportDefinition:
         raise validation_error(e, source, node, ReportDefinition) from None
     for i, q in enumerate(report.queries):
         try:
-            check_query(q.query)
+            checked = check_query(q.query)
         except AccessmonError as e:
             at = where(source, node, ("queries", i, "query"))
             raise ConfigError(f"{at}: queries.{i}.query ({q.name}): {e}") from None
+        _check_finding_key(q, checked, source, node, i)
     return report
+
+
+def output_columns(checked: CheckedQuery) -> list[str] | None:
+    """The names of the columns a query returns (aliases, `*` expanded over the views), or
+    None when they cannot be known before it runs."""
+    from sqlglot.optimizer.qualify import qualify
+
+    from accessmon.sql.views import all_views
+
+    tree = checked.tree
+    if "*" in tree.named_selects:
+        schema = {v.name: {c.name: c.type for c in v.columns} for v in all_views().values()}
+        try:
+            tree = qualify(tree.copy(), schema=schema, dialect=DIALECT, quote_identifiers=False,
+                           identify=False)  # fmt: skip
+        except Exception:  # an optimizer gap: the engine will tell at run time
+            return None
+    names = tree.named_selects
+    return None if "*" in names else names
+
+
+def _check_finding_key(
+    q: ReportQuery, checked: CheckedQuery, source: str, node: yaml.Node | None, i: int
+) -> None:
+    """Each key column must be a column the query returns, or no run could group by it."""
+    if not q.finding_key:
+        return
+    returned = output_columns(checked)
+    if returned is None:
+        return
+    for j, key in enumerate(q.finding_key):
+        if key not in returned:
+            at = _where_column(source, node, ("queries", i, "finding_key", j))
+            raise ConfigError(
+                f"{at}: queries.{i}.finding_key ({q.name}): {key} is not a column the query "
+                f"returns ({', '.join(returned)}){did_you_mean(key, returned)}"
+            )
+
+
+def _where_column(source: str, root: yaml.Node | None, loc: tuple) -> str:
+    """`file:line:column` of a value in the document (`file:line` if the path is not found);
+    a one-key scalar (`finding_key: user`) stands for its list's first item."""
+    node = root
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        elif not (isinstance(node, yaml.ScalarNode) and key == 0):
+            node = None
+        if node is None:
+            return where(source, root, loc)
+    mark = node.start_mark
+    return f"{source}:{mark.line + 1}:{mark.column + 1}"
 
 
 def _builtin_texts() -> Iterator[tuple[str, str]]:

@@ -6,8 +6,6 @@ so the HTML, the executed notebook and the results JSON always agree.
 
 from __future__ import annotations
 
-from accessmon._io import file_stamp
-
 import datetime as dt
 import os
 import socket
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from accessmon.errors import AccessmonError
+from accessmon.reports.history import append_run
 from accessmon.reports.results import save_results
 from accessmon.reports.run import check_run, run_report
 from accessmon.reports.state import (
@@ -153,10 +152,10 @@ def render(
         state = "ERROR"
         rendered: Rendered | None = None
         try:
-            run = run_report(session, name, window, progress=progress)
-            stamp = file_stamp()
-            base = out_dir / f"{name}_{window.label()}_{stamp}"
+            run = run_report(session, name, window, progress=progress, out_dir=out_dir)
+            base = out_dir / run.run_id
             results = save_results(run, base.with_suffix(".json"))
+            append_run(out_dir, run)  # the statuses of the next run compare with this one
             published = session.engine.publish_results(results, name)
             rendered = Rendered(
                 name,

@@ -89,6 +89,10 @@ class QueryOutcome:
     query_ids: list[str] = field(default_factory=list)
     sql_sha256: str = ""
     results_sha256: str = ""
+    #: the run_id the statuses compare against: the last run in which this query succeeded
+    compared_with: str | None = None
+    #: one-line remarks of the run about this query (no finding_key declared, no drill-down)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:

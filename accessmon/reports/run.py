@@ -6,7 +6,7 @@ scanned; a failing query is kept as an error in the results, not raised, so the 
 
 from __future__ import annotations
 
-from accessmon._io import utc_timestamp
+from accessmon._io import file_stamp, utc_timestamp
 
 import datetime as dt
 from collections.abc import Callable
@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 from accessmon.errors import AccessmonError
 from accessmon.names import check_name
 from accessmon.reports.definitions import ReportDefinition, ReportQuery, get_definition
+from accessmon.reports.drilldown import attach_events
+from accessmon.reports.findings import fill_findings
+from accessmon.reports.history import assign_statuses, read_history, run_path
 from accessmon.reports.results import QueryOutcome, ReportRun
 from accessmon.storage import audit
 from accessmon.window import Window
@@ -76,6 +79,12 @@ def run_query(session: Session, q: ReportQuery, window: Window) -> QueryOutcome:
     if keys and keys in current_table.column_names:
         outcome.distinct_users = len(set(current_table.column(keys).to_pylist()))
     outcome.stats = stats
+    fill_findings(outcome, q, current_table)
+    drilled = attach_events(session, outcome, window, session.config.report.events_per_finding)
+    if drilled:  # the drill-down's scan counts toward the run's (and the Athena budget's)
+        outcome.stats = {**stats, "drilldown": drilled}
+        for k in ("data_scanned_in_bytes", "total_execution_time_in_millis"):
+            outcome.stats[k] = int(stats.get(k) or 0) + int(drilled.get(k) or 0)
     return outcome
 
 
@@ -97,8 +106,13 @@ def run_report(
     name: str,
     window: Window,
     progress: Callable[[int, int, QueryOutcome], None] | None = None,
+    out_dir: Path | None = None,
 ) -> ReportRun:
-    """Run every query of a report: `use` on security_report, one audit line for the run."""
+    """Run every query of a report: `use` on security_report, one audit line for the run.
+
+    Given the output folder, each finding is new or persisting and the fixed ones resolved,
+    against the report's findings history there (`history.py`); the caller saves the run,
+    then appends it to that history (`history.append_run`)."""
     fields = {"name": name, "engine": session.config.engine, **window.describe()}
     definition = check_run(session, name, window)
     outcomes = []
@@ -126,7 +140,12 @@ def run_report(
         engine=session.config.engine,
         queries=outcomes,
         state="ERROR" if any(q.error for q in outcomes) else "SUCCESS",
+        run_id=f"{definition.name}_{window.label()}_{file_stamp()}",
     )
+    if out_dir is not None:
+        assign_statuses(run, read_history(run_path(out_dir, run)))
+    # -- suppressions (issue 18 §2): apply_suppressions(run, suppressions, today) goes here,
+    # -- after the statuses and before the caller saves the results JSON.
     failed = [q.name for q in outcomes if q.error]
     session.audit(
         audit.REPORT_RUN,
