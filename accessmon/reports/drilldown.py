@@ -88,14 +88,12 @@ def drilldown_sql(sql: str, key_columns: list[str], cap: int) -> tuple[str, list
         f"row_number() OVER ({partition}ORDER BY {order}) AS {_ROW}",
         f"count(*) OVER ({partition.strip()}) AS {_TOTAL}",
     ]
-    inner = (
-        f"SELECT {', '.join(selected)} FROM {source.this.sql(DIALECT)}"
-        + (f" {where.sql(DIALECT)}" if where is not None else "")
+    inner = f"SELECT {', '.join(selected)} FROM {source.this.sql(DIALECT)}" + (
+        f" {where.sql(DIALECT)}" if where is not None else ""
     )
     ranked = ", ".join([*(f"{_KEY}{i}" for i in range(len(keys))), _ROW])
     outer = (
-        f"SELECT * FROM ({inner}) AS accessmon_events WHERE {_ROW} <= {int(cap)} "
-        f"ORDER BY {ranked}"
+        f"SELECT * FROM ({inner}) AS accessmon_events WHERE {_ROW} <= {int(cap)} ORDER BY {ranked}"
     )
     return outer, columns
 

@@ -74,7 +74,7 @@ def append_run(output_dir: Path, run: ReportRun) -> Path:
     path = run_path(output_dir, run)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record(run), ensure_ascii=False, default=str) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         if os.fstat(fd).st_size and os.pread(fd, 1, os.fstat(fd).st_size - 1) != b"\n":

@@ -33,6 +33,7 @@ SCHEMA = ("accessmon.schema.list", "AMQ007")
 REPORT_LIST = ("accessmon.security_report.list", "AMR001")
 REPORT_GET = ("accessmon.security_report.get", "AMR002")
 REPORT_STATE = ("accessmon.security_report_state.get", "AMR003")
+REPORT_DIFF = ("accessmon.security_report.diff", "AMR004")
 
 
 def event(kind: tuple[str, str], *, user: str, success: bool, **fields: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`accessmon report ls|run|get|state`: security reports, run headless and read back."""
+"""`accessmon report ls|run|get|state|diff`: security reports, run headless and read back."""
 
 from __future__ import annotations
 
@@ -135,3 +135,78 @@ def report_state(name: str) -> None:
     for doc in states:
         why = f" ({doc['error']})" if doc.get("error") else ""
         click.echo(f"{doc['name']:<48} {doc['state']:<8} {doc['updated_at']}{why}")
+
+
+@report.command("diff")
+@click.argument("name")
+@click.option(
+    "--since",
+    metavar="RUN",
+    help="Compare with this earlier run: a run id, or a unique prefix or stamp of one "
+    "[default: the run before the latest].",
+)
+@window_options()
+@format_option("table", "json")
+@global_options
+def report_diff(name: str, since: str | None, days, start, end, fmt: str) -> None:
+    """Print what changed since an earlier run: new, persisting and resolved findings.
+
+    The latest run of NAME (with --days N: over an N-day window; with --from/--to: over
+    exactly those dates) against the run before it in its history, or against --since RUN.
+    --format json prints {"format", "report", "title", "run", "state", "window",
+    "compared_with", "results", "totals", "queries": [{"name", "title", "key_columns",
+    "key_declared", "compared_with", "error", "notes", "counts", "findings": [{"status",
+    "key", "measure", "first_seen", "last_seen", "age_days", "suppression",
+    "suppression_expired"}]}]}, findings new first.
+    """
+    import json
+
+    from accessmon.reports.diff import diff_document, load_diff
+
+    session = session_from_options()
+    fields = {"name": name, "since": since}
+    with session.checked(audit.REPORT_DIFF, "read", "security_report", **fields) as extra:
+        window = window_from_options(days, start, end, default=False)
+        run, path = load_diff(Path(session.config.output_dir), name, window, since)
+        extra.update(results=str(path), run=run.run_id, compared_with=run.previous_run)
+    doc = diff_document(run, path)
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=1))
+        return
+    for line in diff_lines(doc):
+        click.echo(line)
+
+
+def diff_lines(doc: dict) -> list[str]:
+    """The terminal form of a diff: per query its counts, then its findings, new first."""
+    window = doc["window"]
+    against = (f"compared with {doc['compared_with']}" if doc["compared_with"]
+               else "first run of this window length: every finding is new")  # fmt: skip
+    t = doc["totals"]
+    lines = [
+        f"{doc['title']}: {doc['run']} ({window['start']} to {window['end']}, {doc['state']})",
+        f"  {against}",
+        f"  new {t['new']}, persisting {t['persisting']}, resolved {t['resolved']}"
+        + (f", suppressed {t['suppressed']}" if t["suppressed"] else ""),
+    ]
+    for q in doc["queries"]:
+        lines.append("")
+        if q["error"]:
+            lines.append(f"{q['title']} ({q['name']}): error: {q['error']}")
+            continue
+        c = q["counts"]
+        lines.append(f"{q['title']} ({q['name']}): new {c['new']}, persisting "
+                     f"{c['persisting']}, resolved {c['resolved']}"
+                     + (f", suppressed {c['suppressed']}" if c["suppressed"] else ""))  # fmt: skip
+        lines.extend(f"  note: {note}" for note in q["notes"])
+        for f in q["findings"]:
+            key = ", ".join(f"{k}={v}" for k, v in f["key"].items()) or "(no key)"
+            detail = f"measure {f['measure']}"
+            if f["status"] == "persisting" and f["age_days"] is not None:
+                detail += f", age {f['age_days']} d (since {f['first_seen']})"
+            if f["suppression"]:
+                detail += f", suppressed by {f['suppression']}"
+            if f["suppression_expired"]:
+                detail += f", suppression expired: {f['suppression_expired']}"
+            lines.append(f"  {f['status']:<11} {key:<40} {detail}")
+    return lines
