@@ -21,6 +21,12 @@ _NAME = re.compile(
     r".*_(?P<label>\d+d|(?P<start>\d{4}-\d{2}-\d{2})_(?P<end>\d{4}-\d{2}-\d{2}))"
     r"_(?P<stamp>\d{8}T\d{6}Z)\.json"
 )
+
+
+class NoRuns(AccessmonError):
+    """The report has no saved run (of that window) to show."""
+
+
 #: The JSON document's version: bump it when a field changes meaning or goes away.
 DIFF_FORMAT = 1
 
@@ -47,7 +53,7 @@ def latest_run_file(output_dir: Path, name: str, window: Window | None = None) -
         found.append((match["stamp"], path.stat().st_mtime, path))
     if not found:
         which = "" if window is None else f" over {_describe(window)}"
-        raise AccessmonError(
+        raise NoRuns(
             f"no runs of {name}{which} yet in {output_dir}: run "
             f"`accessmon report run {name}{_flags(window)}` first"
         )

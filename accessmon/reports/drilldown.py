@@ -50,7 +50,8 @@ class NoDrilldown(AccessmonError):
 
 def _select(sql: str) -> exp.Select:
     tree = check_query(sql).tree
-    if not isinstance(tree, exp.Select) or tree.args.get("with") or tree.args.get("joins"):
+    nested = tree.args.get("with_") or tree.args.get("with") or tree.args.get("joins")
+    if not isinstance(tree, exp.Select) or nested:
         raise NoDrilldown("only a SELECT from one view, without WITH or JOIN, can be drilled into")
     source = tree.args.get("from_") or tree.args.get("from")
     if source is None or not isinstance(source.this, exp.Table):

@@ -161,13 +161,18 @@ def report_diff(name: str, since: str | None, days, start, end, fmt: str) -> Non
     """
     import json
 
-    from accessmon.reports.diff import diff_document, load_diff
+    from accessmon.reports.definitions import get_definition
+    from accessmon.reports.diff import NoRuns, diff_document, load_diff
 
     session = session_from_options()
     fields = {"name": name, "since": since}
     with session.checked(audit.REPORT_DIFF, "read", "security_report", **fields) as extra:
         window = window_from_options(days, start, end, default=False)
-        run, path = load_diff(Path(session.config.output_dir), name, window, since)
+        try:
+            run, path = load_diff(Path(session.config.output_dir), name, window, since)
+        except NoRuns:
+            get_definition(Path(session.config.reports_dir), name)  # a typo: "did you mean"
+            raise
         extra.update(results=str(path), run=run.run_id, compared_with=run.previous_run)
     doc = diff_document(run, path)
     if fmt == "json":
