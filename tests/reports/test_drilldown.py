@@ -3,7 +3,6 @@ capped per finding with the true total, on the demo store through the DuckDB eng
 
 from __future__ import annotations
 
-
 import pytest
 
 from accessmon.reports.definitions import ReportQuery
@@ -72,6 +71,7 @@ def test_the_drilldown_query_is_valid_sql_for_every_builtin_query():
     for q in builtin().queries:
         sql, columns = drilldown_sql(q.query, q.finding_key, 5)
         checked = check_query(sql)  # the validator the engine path applies
+        assert columns[0] == "event_time" and len(columns) >= 4
         assert checked.views == (q.query.split(" FROM ")[1].split()[0],)
         assert "GROUP BY" not in sql and "accessmon_row <= 5" in sql
 
