@@ -71,11 +71,14 @@ def _flags(window: Window | None) -> str:
 
 
 def find_run(history: list[dict[str, Any]], since: str, latest: str) -> dict[str, Any]:
-    """The recorded run `since` names: its run_id, or a unique prefix or stamp of one."""
+    """The recorded run `since` names: its run_id, or a unique prefix of a run_id or of its
+    UTC stamp (`20240302T060000Z`, `20240302`)."""
     ids = [doc["run_id"] for doc in history]
     exact = [doc for doc in history if doc["run_id"] == since]
     matches = exact or [
-        doc for doc in history if doc["run_id"].startswith(since) or doc["run_id"].endswith(since)
+        doc
+        for doc in history
+        if doc["run_id"].startswith(since) or doc["run_id"].rsplit("_", 1)[-1].startswith(since)
     ]
     unique = {doc["run_id"] for doc in matches}
     if len(unique) != 1:

@@ -78,14 +78,14 @@ def test_diff_json_has_a_stable_shape(two_runs):
 
 def test_diff_since_an_earlier_run_by_its_stamp(two_runs):
     root, first, second = two_runs
-    # a third run, day 3 again: against run 2 nothing changed; since run 1 (by its stamp),
+    # a third run, day 3 again: against run 2 nothing changed; since run 1 (by its stamp's day),
     # bob is new, carol persists and alice is resolved
     third, _ = headless_run(session(root), root / "reports", RUN2, "20240304T060000Z")
     latest = json.loads(cli(["report", "diff", REPORT, "--format", "json"], root).stdout)
     q = next(q for q in latest["queries"] if q["name"] == "session_start_root_user")
     assert (latest["compared_with"], q["counts"]["new"], q["counts"]["persisting"]) == (
         second.run_id, 0, 2)  # fmt: skip
-    out = cli(["report", "diff", REPORT, "--since", STAMPS[0], "--format", "json"], root)
+    out = cli(["report", "diff", REPORT, "--since", "20240302", "--format", "json"], root)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert (doc["run"], doc["compared_with"]) == (third.run_id, first.run_id)
@@ -100,6 +100,8 @@ def test_diff_errors_say_what_to_do(two_runs):
     assert unknown.returncode != 0 and "Traceback" not in unknown.stderr
     assert "--since 20990101 is not a recorded run" in unknown.stderr
     assert f"known run ids (newest last): {first.run_id}, {second.run_id}" in unknown.stderr
+    several = cli(["report", "diff", REPORT, "--since", "2024030"], root)
+    assert "--since 2024030 matches several runs" in several.stderr
     itself = cli(["report", "diff", REPORT, "--since", second.run_id], root)
     assert "is the latest run itself" in itself.stderr
     none = cli(["report", "diff", REPORT, "--days", "7"], root)
@@ -121,7 +123,7 @@ def test_diff_errors_say_what_to_do(two_runs):
     assert json.loads(exact.stdout)["run"] == first.run_id
     assert json.loads(exact.stdout)["compared_with"] is None
     denied = audit.read(root / "data" / "accessmon-audit.jsonl")
-    assert [r["code"] for r in denied[-5:]] == ["AMR004W"] * 4 + ["AMR004I"]
+    assert [r["code"] for r in denied[-5:]] == ["AMR004W"] * 4 + ["AMR004I"]  # fmt: skip
 
 
 def test_two_headless_runs_then_diff(tmp_path):
