@@ -33,6 +33,10 @@ SCHEMA = ("accessmon.schema.list", "AMQ007")
 REPORT_LIST = ("accessmon.security_report.list", "AMR001")
 REPORT_GET = ("accessmon.security_report.get", "AMR002")
 REPORT_STATE = ("accessmon.security_report_state.get", "AMR003")
+SUPPRESSION_CREATE = ("accessmon.suppression.create", "AMS001")
+SUPPRESSION_DELETE = ("accessmon.suppression.delete", "AMS002")
+SUPPRESSION_LIST = ("accessmon.suppression.list", "AMS003")
+SUPPRESSION_UPDATE = ("accessmon.suppression.update", "AMS004")  # add --force over one
 
 
 def event(kind: tuple[str, str], *, user: str, success: bool, **fields: Any) -> dict[str, Any]:
