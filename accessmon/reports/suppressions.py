@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from accessmon._io import atomic_write_text, utc_now
-from accessmon.errors import AccessmonError, ConfigError
+from accessmon.errors import AccessmonError, ConfigError, InvalidName
 from accessmon.names import NAME_PATTERN, check_name, did_you_mean
 from accessmon.resources import load_document_node, validation_error, where
 from accessmon.storage import audit
@@ -354,13 +354,16 @@ def load_suppressions(
     return found
 
 
-def _path(config: Config, name: str) -> Path:
-    check_name(name, "suppression")
+def _existing(config: Config, name: str) -> Path | None:
+    """The file of the suppression of this name, None when there is none (or the name could
+    not be a file's: the caller refuses it, audited)."""
+    try:
+        check_name(name, "suppression")
+    except InvalidName:
+        return None
     directory = Path(config.suppressions_dir)
-    for ext in _EXTENSIONS:
-        if (directory / f"{name}{ext}").is_file():
-            return directory / f"{name}{ext}"
-    return directory / f"{name}.yaml"
+    return next((directory / f"{name}{ext}" for ext in _EXTENSIONS
+                 if (directory / f"{name}{ext}").is_file()), None)  # fmt: skip
 
 
 def derived_name(report: str, query: str | None, match: Mapping[str, str]) -> str:
@@ -413,14 +416,15 @@ def add_suppression(
     config = session.config
     now = as_utc(now or utc_now()).replace(microsecond=0)
     name = name or derived_name(report, query, match)
-    path = _path(config, name)
-    update = force and path.is_file()
+    path = _existing(config, name)
+    update = force and path is not None
     fields = {"name": name, "report": report, "query": query, "match": dict(match),
               "expires": iso(expires), "owner": owner or session.user,
               "reason": reason, "ticket": ticket}  # fmt: skip
     kind = audit.SUPPRESSION_UPDATE if update else audit.SUPPRESSION_CREATE
     with session.checked(kind, "update" if update else "create", "suppression", **fields):
-        if path.is_file() and not force:
+        check_name(name, "suppression")  # a refused name is audited too
+        if path is not None and not force:
             raise AccessmonError(
                 f"suppression {name} exists ({path}): remove it with `accessmon suppress rm "
                 f"{name}`, or replace it with --force"
@@ -438,7 +442,9 @@ def add_suppression(
                   max_days=config.report.suppression_max_days, config=config, now=now)  # fmt: skip
         except ConfigError as e:
             raise _as_flags(e) from None
-        atomic_write_text(s.to_yaml(), path)
+        path = atomic_write_text(
+            s.to_yaml(), path or Path(config.suppressions_dir) / f"{name}.yaml"
+        )
     return s, path
 
 
@@ -456,16 +462,17 @@ def remove_suppression(session: Session, name: str) -> Path:
     """Delete one suppression (`delete` on suppression); a file that no longer parses can
     still be removed. The audit line keeps what it suppressed."""
     config = session.config
-    path = _path(config, name)
+    path = _existing(config, name)
     s = None
-    if path.is_file():
+    if path is not None:
         try:
             s = parse(path.read_text(encoding="utf-8"), path, max_days=10**6)
         except (OSError, UnicodeDecodeError, ConfigError):
             s = None
     with session.checked(audit.SUPPRESSION_DELETE, "delete", "suppression",
                          **_audit_fields(s, name=name)):  # fmt: skip
-        if not path.is_file():
+        check_name(name, "suppression")  # a refused name is audited too
+        if path is None:
             names = [p.stem for p in _files(Path(config.suppressions_dir))]
             raise AccessmonError(f"no suppression {name}{did_you_mean(name, names)}")
         path.unlink()
@@ -482,7 +489,12 @@ def apply_suppressions(run: ReportRun, suppressions: list[Suppression], now: dt.
     report with how many findings it matched and its status: expired, stale (matched nothing)
     or active. Pure and idempotent: the marks are set afresh on every call."""
     now = as_utc(now)
-    mine = sorted((s for s in suppressions if s.report == run.name), key=lambda s: s.name)
+    # where several cover a finding, the most specific one names it: of its query, then the
+    # one with the most match columns, then by name
+    mine = sorted(
+        (s for s in suppressions if s.report == run.name),
+        key=lambda s: (s.query is None, -len(s.match), s.name),
+    )
     matched = dict.fromkeys((s.name for s in mine), 0)
     for outcome in run.queries:
         for finding in outcome.items:
@@ -497,4 +509,10 @@ def apply_suppressions(run: ReportRun, suppressions: list[Suppression], now: dt.
                     finding.suppression = s.name
             if finding.suppression is not None:
                 finding.suppression_expired = None  # hidden by an active one all the same
-    run.suppressions = [s.summary(now, matched[s.name]) for s in mine]
+    run.suppressions = [s.summary(now, matched[s.name]) for s in sorted(mine, key=lambda s: s.name)]
+
+
+def applied(run: ReportRun) -> list[str]:
+    """The active suppressions that covered at least one finding of `run` (each would hide it
+    alone): provenance's `suppressions_applied`."""
+    return [s["name"] for s in run.suppressions if s["status"] == "active" and s["matched"]]

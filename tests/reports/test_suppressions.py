@@ -15,6 +15,7 @@ from accessmon.reports.definitions import ReportQuery, load_definitions, parse_d
 from accessmon.reports.results import Finding, QueryOutcome, ReportRun
 from accessmon.reports.suppressions import (
     Suppression,
+    applied,
     apply_suppressions,
     check,
     derived_name,
@@ -164,7 +165,7 @@ def test_match_columns_against_a_real_definition_with_finding_key():
     report = parse_definition(
         "kind: security_report\nname: team\ntitle: Team\nqueries:\n"
         "  - name: roots\n    title: Roots\n    finding_key: [user]\n"
-        "    query: SELECT event_date, count(*) AS count, user FROM session_start GROUP BY 1, 3\n",
+        "    query: SELECT event_date, count(*) AS count, user FROM session_start GROUP BY event_date, user\n",
         "team.yaml",
     )
     text = GOOD.replace(REPORT, "team").replace("session_start_root_user", "roots")
@@ -266,7 +267,7 @@ def test_apply_hides_matches_marks_expired_ones_and_flags_stale_ones():
     apply_suppressions(run, suppressions, NOW)
     assert marks(run) == {
         "session_start_root_user": [
-            ("all-svc", None, False),  # both match; the first by name hides it
+            ("roots-ci", None, False),  # both cover it: the one of its query names it
             ("all-svc", None, False),
             (None, "old-alice", True),  # expired: open again, and says so
         ],
@@ -294,6 +295,7 @@ def test_apply_hides_matches_marks_expired_ones_and_flags_stale_ones():
         "ticket": None, "matched": 1, "status": "active",
     }  # fmt: skip
     assert json.loads(run.to_json())["totals"]["suppressed"] == 4
+    assert applied(run) == ["all-svc", "roots-ci", "token-int"]
 
 
 def test_a_suppression_hides_a_finding_until_it_expires_then_shows_it_again():

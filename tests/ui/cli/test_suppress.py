@@ -157,6 +157,9 @@ def test_add_names_the_flag_that_is_wrong(workdir):
     bad_date = run([*ADD, "--expires", "soon", "--user", "erin"], workdir)
     assert bad_date.returncode == 2 and "give a number of days (30d)" in bad_date.stderr
     assert not (workdir / "suppressions").exists()
+    refused = [(r["code"], r["name"]) for r in audit_lines(workdir)]  # not click's usage errors
+    assert len(refused) == len(cases) and {c for c, _ in refused} == {"AMS001W"}
+    assert refused[-1][1] == "../x"
 
 
 def test_ls_shows_expired_ones_and_fails_on_a_broken_file(workdir):
