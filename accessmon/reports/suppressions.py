@@ -246,16 +246,21 @@ def check(
         )
     targets = [queries[s.query]] if s.query is not None else list(queries.values())
     keys = [getattr(q, "finding_key", None) for q in targets]
-    if all(k for k in keys):  # every query declares its key: the match must use it
-        allowed = set().union(*keys) if s.query is None else set(keys[0])
-        for column in s.match:
-            if column not in allowed:
-                what = f"query {s.query}" if s.query else f"report {s.report}"
-                raise ConfigError(
-                    f"{where(source, node, ('match', column))}: match: {column} is not a key "
-                    f"column of {what} ({', '.join(sorted(allowed))})"
-                    f"{did_you_mean(column, allowed)}"
-                )
+    if not all(keys):  # a query without a declared key: its columns are known when it runs
+        return s
+    what = f"query {s.query}" if s.query else f"report {s.report}"
+    allowed = set().union(*keys)
+    for column in s.match:
+        if column not in allowed:
+            raise ConfigError(
+                f"{where(source, node, ('match', column))}: match: {column} is not a key "
+                f"column of {what} ({', '.join(sorted(allowed))}){did_you_mean(column, allowed)}"
+            )
+    if not any(set(s.match) <= set(k) for k in keys):  # it could never match a finding
+        raise ConfigError(
+            f"{where(source, node, ('match',))}: match: no query of {what} has all of "
+            f"{', '.join(s.match)} in its key: name one query, or match on the key columns of one"
+        )
     return s
 
 

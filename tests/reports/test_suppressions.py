@@ -30,8 +30,8 @@ GOOD = """\
 kind: suppression
 name: bastion-root-ok
 report: privilege_access_report
-query: session_start_root_user
-match: {user: "svc-*", host_id: 3f2a}
+query: instance_join_token_less_than_1d
+match: {node_name: "svc-*", host_id: 3f2a}
 owner: alice
 reason: "bastion break-glass account, reviewed quarterly"
 created: 2026-11-30T10:00:00Z
@@ -64,9 +64,9 @@ def error_of(text: str, **kw) -> str:
 def test_a_good_resource_reads_with_utc_times_and_text_values():
     s = parse_text(GOOD)
     assert (s.name, s.report, s.query, s.owner) == (
-        "bastion-root-ok", REPORT, "session_start_root_user", "alice"
+        "bastion-root-ok", REPORT, "instance_join_token_less_than_1d", "alice"
     )  # fmt: skip
-    assert s.match == {"user": "svc-*", "host_id": "3f2a"}
+    assert s.match == {"node_name": "svc-*", "host_id": "3f2a"}
     assert s.created == dt.datetime(2026, 11, 30, 10, tzinfo=UTC)
     assert s.expires.tzinfo is not None and s.expires.utcoffset() == dt.timedelta(0)
     assert s.ticket == "https://jira.example.com/SEC-123"
@@ -98,16 +98,16 @@ def test_naive_times_are_utc_a_date_is_its_midnight_and_offsets_convert():
          "a suppression lasts at most 90 days (report.suppression_max_days in accessmon.yaml)"),
         ("expires: 2027-01-15T00:00:00Z", "expires: next week",
          "bastion-root-ok.yaml:9: expires: 'next week' is not a time"),
-        ('match: {user: "svc-*", host_id: 3f2a}', "match: {}",
+        ('match: {node_name: "svc-*", host_id: 3f2a}', "match: {}",
          "bastion-root-ok.yaml:5: match: Dictionary should have at least 1 item"),
-        ('match: {user: "svc-*", host_id: 3f2a}', "match: {user: [a, b]}",
+        ('match: {node_name: "svc-*", host_id: 3f2a}', "match: {user: [a, b]}",
          "bastion-root-ok.yaml:5: match: user: give one value or glob"),
         ("report: privilege_access_report", "report: privilege_acess_report",
          "bastion-root-ok.yaml:3: report: no report privilege_acess_report "
          "(did you mean privilege_access_report?)"),
-        ("query: session_start_root_user", "query: session_start_root",
+        ("query: instance_join_token_less_than_1d", "query: instance_join_token",
          "bastion-root-ok.yaml:4: query: report privilege_access_report has no query "
-         "session_start_root (did you mean session_start_root_user?)"),
+         "instance_join_token (did you mean instance_join_token_less_than_1d?)"),
         ("https://jira.example.com/SEC-123", "jira/SEC-123",
          "bastion-root-ok.yaml:10: ticket: 'jira/SEC-123' is not an http(s) URL"),
         ('reason: "bastion break-glass account, reviewed quarterly"', 'reason: "  "',
@@ -141,20 +141,25 @@ def test_the_longest_lifetime_is_the_configured_one_and_says_where(tmp_path):
 def test_match_columns_must_be_the_declared_finding_key():
     """Checked when every query concerned declares finding_key (a plain stand-in here, as any
     definition with that attribute); without one, any column is taken."""
-    query = SimpleNamespace(name="root", finding_key=["user", "host_id"])
+    query = SimpleNamespace(name="root", finding_key=["node_name", "host_id"])
     other = SimpleNamespace(name="certs", finding_key=["user"])
     defs = {REPORT: SimpleNamespace(queries=[query, other])}
-    text = GOOD.replace("session_start_root_user", "root")
+    text = GOOD.replace("instance_join_token_less_than_1d", "root")
     assert parse_text(text, definitions=defs).match["host_id"] == "3f2a"
     bad = text.replace("host_id: 3f2a", "hostid: 3f2a")
     assert error_of(bad, definitions=defs).endswith(
         "bastion-root-ok.yaml:5: match: hostid is not a key column of query root "
-        "(host_id, user) (did you mean host_id?)"
+        "(host_id, node_name) (did you mean host_id?)"
     )
     whole_report = text.replace("query: root\n", "")
     assert parse_text(whole_report, definitions=defs).query is None
     assert "hostid is not a key column of report" in error_of(
         bad.replace("query: root\n", ""), definitions=defs
+    )
+    mixed = whole_report.replace('node_name: "svc-*"', "user: svc-ci")
+    assert error_of(mixed, definitions=defs).endswith(
+        "bastion-root-ok.yaml:4: match: no query of report privilege_access_report has all of "
+        "user, host_id in its key: name one query, or match on the key columns of one"
     )
     undeclared = {REPORT: SimpleNamespace(queries=[SimpleNamespace(name="root")])}
     assert parse_text(bad, definitions=undeclared).match["hostid"] == "3f2a"
@@ -168,8 +173,8 @@ def test_match_columns_against_a_real_definition_with_finding_key():
         "    query: SELECT event_date, count(*) AS count, user FROM session_start GROUP BY event_date, user\n",
         "team.yaml",
     )
-    text = GOOD.replace(REPORT, "team").replace("session_start_root_user", "roots")
-    assert "host_id is not a key column of query roots (user)" in error_of(
+    text = GOOD.replace(REPORT, "team").replace("instance_join_token_less_than_1d", "roots")
+    assert "node_name is not a key column of query roots (user)" in error_of(
         text, definitions={"team": report}
     )
 

@@ -12,8 +12,8 @@ import yaml
 from ...conftest import ROLES_FIXTURE, run
 
 REPORT = "privilege_access_report"
-ADD = ["suppress", "add", "--report", REPORT, "--query", "session_start_root_user",
-       "--match", "user=svc-*", "--match", "host_id=3f2a", "--reason", "bastion break-glass",
+ADD = ["suppress", "add", "--report", REPORT, "--query", "instance_join_token_less_than_1d",
+       "--match", "node_name=svc-*", "--match", "host_id=3f2a", "--reason", "bastion break-glass",
        "--expires", "30d", "--ticket", "https://jira.example.com/SEC-123"]  # fmt: skip
 
 
@@ -40,7 +40,7 @@ def test_add_ls_rm_with_their_audit_lines(workdir):
     doc = yaml.safe_load(path.read_text())
     assert {k: doc[k] for k in ("kind", "name", "report", "query", "match", "owner", "ticket")} == {
         "kind": "suppression", "name": "bastion-root-ok", "report": REPORT,
-        "query": "session_start_root_user", "match": {"user": "svc-*", "host_id": "3f2a"},
+        "query": "instance_join_token_less_than_1d", "match": {"node_name": "svc-*", "host_id": "3f2a"},
         "owner": "erin", "ticket": "https://jira.example.com/SEC-123",
     }  # fmt: skip
     created = dt.datetime.fromisoformat(doc["created"])
@@ -51,8 +51,8 @@ def test_add_ls_rm_with_their_audit_lines(workdir):
     assert table.returncode == 0, table.stderr
     header, row = table.stdout.splitlines()
     assert header.split()[:5] == ["NAME", "REPORT", "QUERY", "MATCH", "STATUS"]
-    assert row.split()[:7] == ["bastion-root-ok", REPORT, "session_start_root_user",
-                               "user=svc-*", "host_id=3f2a", "active", "30"]  # fmt: skip
+    assert row.split()[:7] == ["bastion-root-ok", REPORT, "instance_join_token_less_than_1d",
+                               "node_name=svc-*", "host_id=3f2a", "active", "30"]  # fmt: skip
     listed = json.loads(
         run(["suppress", "ls", "--format", "json", "--user", "alice"], workdir).stdout
     )
@@ -92,8 +92,8 @@ def test_add_ls_rm_with_their_audit_lines(workdir):
     first = audit_lines(workdir)[0]
     assert {k: first[k] for k in ("event", "verb", "resource", "report", "query", "match", "owner")} == {
         "event": "accessmon.suppression.create", "verb": "create", "resource": "suppression",
-        "report": REPORT, "query": "session_start_root_user",
-        "match": {"user": "svc-*", "host_id": "3f2a"}, "owner": "erin",
+        "report": REPORT, "query": "instance_join_token_less_than_1d",
+        "match": {"node_name": "svc-*", "host_id": "3f2a"}, "owner": "erin",
     }  # fmt: skip
     assert audit_lines(workdir)[2]["count"] == 1 and audit_lines(workdir)[3]["report"] == "team"
 
@@ -120,7 +120,10 @@ def test_roles_without_the_verb_are_refused_and_audited(workdir):
         ("AMS003W", "carol", False), ("AMS004W", "alice", False),
     ]  # fmt: skip
     refused = lines[0]
-    assert refused["match"] == {"user": "svc-*", "host_id": "3f2a"} and refused["owner"] == "alice"
+    assert (
+        refused["match"] == {"node_name": "svc-*", "host_id": "3f2a"}
+        and refused["owner"] == "alice"
+    )
     assert "may not create suppression" in refused["error"] and refused["report"] == REPORT
     assert lines[2]["report"] == REPORT and lines[2]["name"] == "ok"  # what rm would remove
 
