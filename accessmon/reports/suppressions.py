@@ -155,11 +155,14 @@ class Suppression(BaseModel):
             return False
         return all(col in key and pattern_matches(key[col], p) for col, p in self.match.items())
 
-    def summary(self, now: dt.datetime, matched: int | None = None) -> dict[str, Any]:
+    def summary(
+        self, now: dt.datetime, matched: int | None = None, ran: bool = True
+    ) -> dict[str, Any]:
         """The agreed shape of `ReportRun.suppressions` (without `matched` outside a run, and
-        with status active or expired only: stale needs a run)."""
+        with status active or expired only: stale needs a run, and `ran` False says that no
+        query it is about ran without an error, so matching nothing proves nothing)."""
         expired = self.is_expired(now)
-        status = "expired" if expired else ("stale" if matched == 0 else "active")
+        status = "expired" if expired else ("stale" if matched == 0 and ran else "active")
         out: dict[str, Any] = {
             "name": self.name,
             "report": self.report,
@@ -491,8 +494,8 @@ def apply_suppressions(run: ReportRun, suppressions: list[Suppression], now: dt.
     """Mark each finding of `run` that a suppression of its report covers: an active one hides
     it (`finding.suppression`), an expired one leaves it open and says so
     (`finding.suppression_expired`). Then `run.suppressions` lists each suppression of the
-    report with how many findings it matched and its status: expired, stale (matched nothing)
-    or active. Pure and idempotent: the marks are set afresh on every call."""
+    report with how many findings it matched and its status: expired, stale (matched nothing
+    in queries that ran) or active. Pure and idempotent: the marks are set afresh on every call."""
     now = as_utc(now)
     # where several cover a finding, the most specific one names it: of its query, then the
     # one with the most match columns, then by name
@@ -514,7 +517,11 @@ def apply_suppressions(run: ReportRun, suppressions: list[Suppression], now: dt.
                     finding.suppression = s.name
             if finding.suppression is not None:
                 finding.suppression_expired = None  # hidden by an active one all the same
-    run.suppressions = [s.summary(now, matched[s.name]) for s in sorted(mine, key=lambda s: s.name)]
+    ran = {o.name for o in run.queries if not o.error}
+    run.suppressions = [
+        s.summary(now, matched[s.name], ran=bool(ran if s.query is None else ran & {s.query}))
+        for s in sorted(mine, key=lambda s: s.name)
+    ]
 
 
 def applied(run: ReportRun) -> list[str]:

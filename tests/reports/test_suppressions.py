@@ -339,3 +339,15 @@ def test_apply_is_idempotent_and_ignores_resolved_findings_and_missing_columns()
 def test_check_needs_no_definitions_for_the_model_alone():
     s = sup("x", {"user": "a"})
     assert check(s, source="x", node=None, definitions=None, max_days=90, now=NOW) is s
+
+
+def test_a_query_that_failed_makes_no_suppression_stale():
+    run = a_run()
+    run.queries[2].error = "engine failed"
+    run.queries[2].items = []
+    s = [sup("tokens", {"node_name": "n1"}, query="instance_join_token_less_than_1d"),
+         sup("carol", {"user": "carol"})]  # fmt: skip
+    apply_suppressions(run, s, NOW)
+    assert [(x["name"], x["matched"], x["status"]) for x in run.suppressions] == [
+        ("carol", 0, "stale"), ("tokens", 0, "active")
+    ]  # fmt: skip
