@@ -23,6 +23,10 @@ REPORT_RUN = ("secreports.report.run", "SRE002")
 # ... and accessmon's, for every other decision, allowed or denied: one line each.
 ALERT_RUN = ("accessmon.alert.run", "AMA001")
 ALERT_LIST = ("accessmon.alert.list", "AMA002")
+SUPPRESSION_CREATE = ("accessmon.suppression.create", "AMS001")
+SUPPRESSION_DELETE = ("accessmon.suppression.delete", "AMS002")
+SUPPRESSION_LIST = ("accessmon.suppression.list", "AMS003")
+SUPPRESSION_UPDATE = ("accessmon.suppression.update", "AMS004")  # add --force over one
 QUERY_CREATE = ("accessmon.audit_query.create", "AMQ001")
 QUERY_UPDATE = ("accessmon.audit_query.update", "AMQ002")
 QUERY_DELETE = ("accessmon.audit_query.delete", "AMQ003")

@@ -20,6 +20,7 @@ from accessmon.ui.cli.info import doctor, schema, whoami
 from accessmon.ui.cli.query import query
 from accessmon.ui.cli.report import report
 from accessmon.ui.cli.store import cache_group, demo, ingest, summary
+from accessmon.ui.cli.suppress import suppress
 
 
 class _Group(click.Group):
@@ -77,7 +78,19 @@ def _log_to_stderr() -> None:
         log.propagate = False
 
 
-for _command in (ingest, demo, cache_group, summary, schema, query, report, whoami, doctor, alert):
+for _command in (
+    ingest,
+    demo,
+    cache_group,
+    summary,
+    schema,
+    query,
+    report,
+    suppress,
+    whoami,
+    doctor,
+    alert,
+):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
