@@ -99,25 +99,43 @@ def read_history(path: Path) -> list[dict[str, Any]]:
             doc = json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError):
             doc = None
-        if not (isinstance(doc, dict) and isinstance(doc.get("run_id"), str)
-                and isinstance(doc.get("findings"), dict)):  # fmt: skip
+        if not _is_record(doc):
             _log.warning("warning: %s:%d: skipping a torn or foreign line", path, number)
             continue
         runs.append(doc)
     return runs
 
 
-def baseline(history: list[dict[str, Any]], query: str) -> dict[str, Any] | None:
-    """The last recorded run in which `query` succeeded."""
-    for doc in reversed(history):
-        if isinstance(doc["findings"].get(query), list):
-            return doc
+def _is_record(doc: Any) -> bool:
+    """A history line as `record` writes it (a hand-edited or foreign one is skipped)."""
+    if not (isinstance(doc, dict) and isinstance(doc.get("run_id"), str)):
+        return False
+    findings = doc.get("findings")
+    return isinstance(findings, dict) and all(
+        isinstance(items, list)
+        and all(isinstance(f, dict) and isinstance(f.get("key"), dict) for f in items)
+        for items in findings.values()
+    )
+
+
+def baseline(history: list[dict[str, Any]], query: str) -> int | None:
+    """The index of the last recorded run in which `query` succeeded."""
+    for i in range(len(history) - 1, -1, -1):
+        if isinstance(history[i]["findings"].get(query), list):
+            return i
     return None
 
 
 def _earliest(*days: str | None) -> str | None:
-    known = [d for d in days if d]
+    known = [d for d in days if isinstance(d, str) and d]
     return min(known) if known else None
+
+
+def _age(end: dt.date, first_seen: str | None) -> int | None:
+    try:
+        return (end - dt.date.fromisoformat(first_seen)).days if first_seen else None
+    except ValueError:  # a custom query's event_date that is no date
+        return None
 
 
 def assign_statuses(run: ReportRun, history: list[dict[str, Any]]) -> None:
@@ -129,15 +147,16 @@ def assign_statuses(run: ReportRun, history: list[dict[str, Any]]) -> None:
     for q in run.queries:
         if q.error:
             continue
-        before = baseline(history, q.name)
-        q.compared_with = before["run_id"] if before else None
-        if before is None:
+        at = baseline(history, q.name)
+        q.compared_with = history[at]["run_id"] if at is not None else None
+        if at is None:
             for f in q.items:
                 f.status, f.age_days = "new", None
             q.resolved = []
             q.items = order_findings(q.items)
             continue
-        compared.append(history.index(before))
+        compared.append(at)
+        before = history[at]
         earlier = {key_id(d["key"]): d for d in before["findings"][q.name]}
         now = set()
         for f in q.items:
@@ -148,7 +167,7 @@ def assign_statuses(run: ReportRun, history: list[dict[str, Any]]) -> None:
                 continue
             f.status = "persisting"
             f.first_seen = _earliest(earlier[k].get("first_seen"), f.first_seen)
-            f.age_days = (end - dt.date.fromisoformat(f.first_seen)).days if f.first_seen else None
+            f.age_days = _age(end, f.first_seen)
         q.items = order_findings(q.items)
         q.resolved = order_findings([
             Finding(key=d["key"], measure=int(d.get("measure") or 0),

@@ -129,6 +129,12 @@ def test_a_torn_last_line_is_skipped_with_a_warning_and_appends_go_on(tmp_path, 
     run.run_id = "r3"
     append_run(tmp_path, run)
     assert [d["run_id"] for d in read_history(path)] == ["r1", "r3"]
+    with path.open("ab") as f:  # a hand-edited line that is whole JSON but no record
+        f.write(b'{"run_id": "r4", "findings": {"a": [{"user": "x"}]}}\n')
+    assert [d["run_id"] for d in read_history(path)] == ["r1", "r3"]
+    now = _run("r5", {"a": ["x"]})
+    assign_statuses(now, read_history(path))
+    assert (now.previous_run, now.queries[0].items[0].status) == ("r3", "persisting")
 
 
 def _append_many(args: tuple[str, int]) -> None:
