@@ -319,8 +319,6 @@ def drilldown_html(q: QueryOutcome, n: int, f: Finding) -> str:
         if f.events and q.event_columns
         else "<p class='am-note'>No events recorded for this finding.</p>"
     )
-    if f.events_total > shown:
-        body = f"<p class='am-note'>Showing {shown} of {f.events_total} events (the newest).</p>" + body
     return (
         f"<details class='am-finding' id='{finding_anchor(q, n)}'><summary>"
         f"{_status_cell(f)} {html.escape(key_text(f))}: {html.escape(note)}</summary>{body}</details>"
@@ -344,27 +342,21 @@ def datatable(
 ) -> str:
     """All rows in a sortable, searchable, paginated DataTable (itables), offline: the
     library itself comes once with `libraries_bundle`. Cells are escaped here unless
-    `escaped` (the caller built them as HTML); numbers stay numbers so they sort as such."""
+    `escaped` (the caller built them as HTML). Every cell goes as text: DataTables detects
+    columns of numbers (empty cells allowed) and sorts them as numbers."""
     import pandas as pd
     from itables import to_html_datatable
 
-    data: dict[str, list[Any]] = {}
+    data: dict[str, list[str]] = {}
     for i, name in enumerate(columns):
         values = [r[i] if i < len(r) else None for r in rows]
-        numeric = all(
-            v is None or v == "" or (isinstance(v, int | float) and not isinstance(v, bool))
-            for v in values
-        )
-        if numeric:
-            data[name] = ["" if v is None else v for v in values]
-        else:
-            data[name] = [v if escaped and isinstance(v, str) else _e(v) for v in values]
+        data[name] = [v if escaped and isinstance(v, str) else _e(v) for v in values]
     frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
     frame.columns = [html.escape(c) for c in columns]
     return to_html_datatable(
         frame, table_id=table_id, connected=False, allow_html=True, showIndex=False,
         maxBytes=0, maxRows=0, maxColumns=0, pageLength=10, lengthMenu=[10, 25, 100, -1],
-        classes="display compact", scrollX=True, display_logo_when_loading=False,
+        classes="display compact nowrap", scrollX=True, display_logo_when_loading=False,
     )  # fmt: skip
 
 
@@ -548,10 +540,12 @@ def query_figure(q: QueryOutcome) -> Figure:
     fig = figure(frame, c["kind"], c["x"], c["y"], c.get("keys"), title=q.title,
                  custom_data=["_finding"])  # fmt: skip
     fig.update_layout(
-        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0, "xanchor": "left"},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "xanchor": "left"},
         margin={"t": 50, "l": 50, "r": 20},
         height=480,
     )
+    if c["x"] == "event_date":  # dates need no axis title; the legend takes its place
+        fig.update_xaxes(title_text=None)
     return fig
 
 
