@@ -262,3 +262,15 @@ def test_an_old_results_file_still_renders(rendered, tmp_path):
     page = render_results(old, rendered[2], tmp_path)
     assert not has(page, "class='am-banner'") and "no finding history" in page
     assert "has no provenance record" in page and page.count('class="plotly-graph-div"') == 9
+
+
+def test_the_bundled_plotly_basic_is_the_version_plotly_draws_with():
+    """Else the report falls back to plotly's full bundle (4.8 MB): `make plotly-basic`."""
+    from plotly.offline import get_plotlyjs_version
+
+    from accessmon.reports.assets import plotlyjs_source
+
+    head = plotlyjs_source()[:200]
+    assert f"plotly.js (basic - minified) v{get_plotlyjs_version()}" in head, (
+        "run `make plotly-basic` after upgrading plotly"
+    )
