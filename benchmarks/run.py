@@ -54,7 +54,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000, help="small files to ingest")
     parser.add_argument("--per-file", type=int, default=10, help="events per small file")
     parser.add_argument("--loads", type=int, default=5, help="page loads per first paint")
-    parser.add_argument("--only", choices=["small-files", "report-html"], help="run this step alone")
+    parser.add_argument(
+        "--only", choices=["small-files", "report-html"], help="run this step alone"
+    )
     args = parser.parse_args()
     work = args.work / f"{args.size}"
     shutil.rmtree(work, ignore_errors=True)

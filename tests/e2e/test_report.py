@@ -63,14 +63,18 @@ def offline(browser, report_file):
         context.set_default_timeout(e2e.UI_TIMEOUT)
         context.route(
             "**/*",
-            lambda route: route.continue_()
-            if route.request.url.startswith(("file:", "data:", "blob:"))
-            else (refused.append(route.request.url), route.abort()),
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith(("file:", "data:", "blob:"))
+                else (refused.append(route.request.url), route.abort())
+            ),
         )
         contexts.append(context)
         tab = context.new_page()
         tab.goto(report_file.as_uri())
-        e2e.expect(tab.locator(f"#t-{SSH}-findings_wrapper, #t-{SSH}-findings.dataTable").first).to_be_visible()
+        e2e.expect(
+            tab.locator(f"#t-{SSH}-findings_wrapper, #t-{SSH}-findings.dataTable").first
+        ).to_be_visible()
         e2e.expect(tab.locator(".js-plotly-plot .main-svg").first).to_be_visible()
         return tab
 
