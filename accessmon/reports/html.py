@@ -154,9 +154,11 @@ def toc_html(run: ReportRun) -> str:
 
 
 def summary_html(run: ReportRun) -> str:
-    """One row per query, linked to its section and coloured by its state; new first."""
-    columns = ["Query", "Status", "New", "Persisting", "Resolved", "Suppressed", "Open",
-               "Findings", "Change vs previous window"]  # fmt: skip
+    """One row per query, linked to its section and coloured by its state; new first. The
+    counts columns show when the run has findings with identity (not in old results files)."""
+    counted = any(q.items or q.resolved for q in run.queries)
+    counts_cols = [k.capitalize() for k in _COUNTS] if counted else []
+    columns = ["Query", "Status", *counts_cols, "Findings", "Change vs previous window"]
     order = sorted(run.queries, key=lambda q: query_state(q)[0] != "new")
     rows = []
     for q in order:
@@ -167,7 +169,7 @@ def summary_html(run: ReportRun) -> str:
         cells = [
             f"<a href='#q-{html.escape(q.name)}'>{html.escape(q.title)}</a>",
             _badge(kind, label),
-            *[str(counts[k]) if k in counts else "" for k in _COUNTS],
+            *[str(counts[k]) if k in counts else "" for k in _COUNTS if counted],
             "" if q.error else str(q.findings),
             trend,
         ]

@@ -30,6 +30,10 @@ def test_security_report_runs_all_nine_queries(lab, page):
     e2e.expect_state(panel, panel.locator(".js-plotly-plot"), count=QUERIES)
     assert not panel.locator(".am-error").count(), e2e.outputs_text(panel)
     assert panel.locator(".am-summary a[href^='#q-']").count() == QUERIES
+    # DataTables, embedded once by the notebook, draws every query's rows in JupyterLab too
+    e2e.expect_state(panel, panel.locator(".dt-container"), count=QUERIES)
+    panel.locator("#contents a[href='#q-kube_execs']").click()  # scrolls the notebook
+    e2e.expect(panel.locator("#q-kube_execs")).to_be_in_viewport()
     if shots := e2e.screenshot_dir(REPO):
         panel.locator(".am-report h1").first.evaluate("e => e.scrollIntoView({block: 'start'})")
         page.screenshot(path=shots / "report.png")

@@ -106,6 +106,7 @@ def test_empty_worklist_fields_render_as_notes():
     assert "has no data-quality checks" in quality_html(run)
     assert "has no provenance record" in provenance_html(run)
     assert "No finding is suppressed" in suppressed_html(run)
+    assert "Persisting" not in summary_html(run)  # no counts where they are not known
 
 
 def test_charts_go_out_as_plotly_json_and_an_offline_div():

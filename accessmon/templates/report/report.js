@@ -17,9 +17,11 @@
   function fromHash() {
     if (location.hash.length > 1) openFinding(decodeURIComponent(location.hash.slice(1)));
   }
+  // Drill-down links open their block; in JupyterLab, contents and summary links scroll the
+  // notebook to their section themselves, since the page's hash is JupyterLab's.
   document.addEventListener("click", function (e) {
-    var a = e.target.closest ? e.target.closest("a.am-drill") : null;
-    if (!a) return;
+    var a = e.target.closest ? e.target.closest(".am-report a[href^='#']") : null;
+    if (!a || !(a.classList.contains("am-drill") || inLab())) return;
     if (openFinding(a.getAttribute("href").slice(1))) e.preventDefault();
   }, true);
   function bind(gd) {
