@@ -243,8 +243,8 @@ def section_html(q: QueryOutcome, run: ReportRun | None = None) -> tuple[str, st
     if not q.findings and not q.items:
         head += "<p class='am-none'>No findings in this window.</p>"
     elif not has_history(q):
-        head += "<p class='am-note'>This results file has no finding history: counts of new, "
-        head += "persisting and resolved findings are not known.</p>"
+        head += "<p class='am-note'>These results carry no finding history: which findings "
+        head += "are new, persisting or resolved is not known.</p>"
     tail = f"<div class='am-suggestion'><b>Suggestion:</b> {html.escape(q.suggestion)}</div>"
     tail += findings_html(q, run) + resolved_html(q)
     if q.rows:

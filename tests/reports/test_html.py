@@ -77,7 +77,7 @@ def test_the_summary_links_colours_and_trends_each_query():
 def test_sections_with_findings_none_or_an_error():
     before, after = section_html(outcome(description="<b>who</b>"))
     assert "<section id='q-root_logins'>" in before and "&lt;b&gt;who&lt;/b&gt;" in before
-    assert "no finding history" in before  # findings, but an old results file
+    assert "carry no finding history" in before  # findings, but an old results file
     assert "<b>Suggestion:</b> Use personal logins." in after
     assert "All 2 result rows" in after and "alice" in after
     before, after = section_html(outcome(findings=0, rows=[]))
@@ -261,7 +261,7 @@ def test_an_old_results_file_still_renders(rendered, tmp_path):
     old = tmp_path / "old.json"
     old.write_text(json.dumps(doc))
     page = render_results(old, rendered[2], tmp_path)
-    assert not has(page, "class='am-banner'") and "no finding history" in page
+    assert not has(page, "class='am-banner'") and "carry no finding history" in page
     assert "has no provenance record" in page and page.count('class="plotly-graph-div"') == 9
 
 
