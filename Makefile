@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SIZE   ?= 10000000
 
-.PHONY: demo test test-e2e test-trino trino trino-stop screenshots lab bench lint format venv clean js
+.PHONY: demo test test-e2e test-trino trino trino-stop screenshots lab bench lint format venv clean js plotly-basic
 
 # Rebuilt only when pyproject.toml changes, so a second run starts at once.
 $(STAMP): pyproject.toml
@@ -56,6 +56,16 @@ clean:
 # The SQL box's CodeMirror bundle, committed so that installing needs no Node.js.
 js:
 	cd js && npm ci --no-audit --no-fund && npm run build
+
+# The report HTML's plotly.js: npm's basic bundle of the version plotly.py draws with, committed
+# (about a quarter of the full bundle plotly.py ships; the report falls back to that on a mismatch).
+plotly-basic: $(STAMP)
+	cd accessmon/templates/report && \
+	v=$$($(CURDIR)/$(BIN)/python -c "from plotly.offline import get_plotlyjs_version as v; print(v())") && \
+	npm pack --silent plotly.js-basic-dist-min@$$v >/dev/null && \
+	tar -xzf plotly.js-basic-dist-min-$$v.tgz package/plotly-basic.min.js package/LICENSE && \
+	mv package/plotly-basic.min.js . && mv package/LICENSE plotly-basic.LICENSE && \
+	rm -r package plotly.js-basic-dist-min-$$v.tgz
 
 # A real Trino 476, the oracle for Athena's answers (tests/trino; needs Java 24+ and Maven).
 test-trino: $(STAMP)

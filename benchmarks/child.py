@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -126,10 +128,85 @@ def small_files(work: str, files: int, per_file: int) -> dict:
     return out
 
 
+def report_html(work: str, loads: int) -> dict:
+    """What `make demo` leaves, then `accessmon report run privilege_access_report --days 7`:
+    the HTML's size and first paint, against the same executed notebook exported the old way:
+    nbconvert's plain `lab` template (JupyterLab's CSS, CDN scripts) and plotly's full bundle."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from plotly.offline import get_plotlyjs
+
+    from accessmon.reports.assets import plotlyjs_source
+
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "accessmon.yaml").write_text(
+        "store: data/audit\naudit_log: data/accessmon-audit.jsonl\noutput_dir: reports\n"
+        "reports_dir: reports/definitions\n"
+    )
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCESSMON_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, env.get("PYTHONPATH")) if p)
+    cli = [sys.executable, "-m", "accessmon"]
+    subprocess.run([*cli, "demo"], cwd=work, env=env, check=True, capture_output=True)
+    started = time.perf_counter()
+    out = subprocess.run([*cli, "report", "run", "privilege_access_report", "--days", "7",
+                          "--format", "both"], cwd=work, env=env, capture_output=True, text=True)  # fmt: skip
+    seconds = time.perf_counter() - started
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    page = work / out.stdout.splitlines()[0]
+    nb = nbformat.read(page.with_suffix(".ipynb"), as_version=4)
+    basic, full = plotlyjs_source(), get_plotlyjs()
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/html", "")
+            if basic in text:
+                output["data"]["text/html"] = text.replace(basic, full)
+    old = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
+                       exclude_output_prompt=True, exclude_markdown=True)  # fmt: skip
+    baseline = work / "baseline-lab.html"
+    baseline.write_text(old.from_notebook_node(nb)[0], encoding="utf-8")
+    return {
+        "run_seconds": seconds,
+        "bytes": page.stat().st_size,
+        "baseline_bytes": baseline.stat().st_size,
+        **{f"{k}": v for k, v in first_paint(page, loads).items()},
+        **{f"baseline_{k}": v for k, v in first_paint(baseline, loads).items()},
+    }
+
+
+def first_paint(page: Path, loads: int) -> dict:
+    """Median first-contentful-paint and load-event times of `loads` fresh loads from disk in
+    headless Chromium, every request off the disk refused (a mailed file has no network)."""
+    from playwright.sync_api import sync_playwright
+
+    local = ("file:", "data:", "blob:")
+    fcp, load = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        for i in range(loads + 1):  # the first load warms the disk cache: not counted
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.route("**/*", lambda r: r.continue_() if r.request.url.startswith(local)
+                          else r.abort())  # fmt: skip
+            tab = context.new_page()
+            tab.goto(page.as_uri(), wait_until="load", timeout=120_000)
+            times = tab.evaluate(
+                "() => [performance.getEntriesByName('first-contentful-paint')[0]?.startTime,"
+                " performance.getEntriesByType('navigation')[0].loadEventEnd]"
+            )
+            context.close()
+            if i:
+                fcp.append(times[0] / 1000)
+                load.append(times[1] / 1000)
+        browser.close()
+    return {"fcp": statistics.median(fcp), "load": statistics.median(load)}
+
+
 if __name__ == "__main__":
     task, args = sys.argv[1], json.loads(sys.argv[2])
     steps = {"demo": demo, "report": report, "export": export, "ingest": ingest_step,
-             "small_files": small_files}  # fmt: skip
+             "small_files": small_files, "report_html": report_html}  # fmt: skip
     result = steps[task](**args)
     result.setdefault("max_rss_mb", max_rss_mb())
     print(json.dumps(result, default=str))

@@ -20,8 +20,12 @@ def figure(
     y: str | None = None,
     color: str | None = None,
     title: str | None = None,
+    custom_data: list[str] | None = None,
 ) -> Figure:
-    """A stacked bar (Teleport's report chart), line, scatter or pie of a result."""
+    """A stacked bar (Teleport's report chart), line, scatter or pie of a result.
+
+    `custom_data` columns ride along with each point (the report puts a finding's anchor
+    there, for its drill-down) and are not shown."""
     import pandas as pd
     import plotly.express as px
 
@@ -32,15 +36,16 @@ def figure(
         data[y] = pd.to_numeric(data[y], errors="coerce")
     if color is not None and color in data:
         data[color] = data[color].astype("string").fillna("(none)")
+    extra = {"custom_data": custom_data} if custom_data else {}
     if kind == "pie":
-        fig = px.pie(data, names=x, values=y, title=title)
+        fig = px.pie(data, names=x, values=y, title=title, **extra)
     elif kind == "bar":
-        fig = px.bar(data, x=x, y=y, color=color, title=title)
+        fig = px.bar(data, x=x, y=y, color=color, title=title, **extra)
         fig.update_layout(barmode="stack")
     elif kind == "line":
-        fig = px.line(data, x=x, y=y, color=color, title=title, markers=True)
+        fig = px.line(data, x=x, y=y, color=color, title=title, markers=True, **extra)
     else:
-        fig = px.scatter(data, x=x, y=y, color=color, title=title)
+        fig = px.scatter(data, x=x, y=y, color=color, title=title, **extra)
     if x == "event_date" and kind != "pie":
         fig.update_xaxes(type="date", tickformat="%Y-%m-%d")
     fig.update_layout(template="plotly_white", legend_title_text=color or "", margin={"t": 50})
