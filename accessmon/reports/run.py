@@ -6,7 +6,7 @@ scanned; a failing query is kept as an error in the results, not raised, so the 
 
 from __future__ import annotations
 
-from accessmon._io import utc_timestamp
+from accessmon._io import utc_now, utc_timestamp
 
 import datetime as dt
 from collections.abc import Callable
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from accessmon.errors import AccessmonError
 from accessmon.names import check_name
+from accessmon.reports import provenance, quality
 from accessmon.reports.definitions import ReportDefinition, ReportQuery, get_definition
 from accessmon.reports.results import QueryOutcome, ReportRun
 from accessmon.storage import audit
@@ -60,9 +61,11 @@ def run_query(session: Session, q: ReportQuery, window: Window) -> QueryOutcome:
         both = session._execute(q.query, Window(previous.start, window.end))
         parts = _split_by_date(both.table, window)
         stats = both.stats.as_dict()
+        executed = shown = [both]  # the engine's runs behind the rows, for the provenance
         if parts is None:
-            current_table = session._execute(q.query, window).table
-            previous_table = session._execute(q.query, previous).table
+            shown = [session._execute(q.query, window), session._execute(q.query, previous)]
+            executed = [both, *shown]
+            current_table, previous_table = shown[0].table, shown[1].table
         else:
             current_table, previous_table = parts
     except AccessmonError as e:
@@ -76,7 +79,7 @@ def run_query(session: Session, q: ReportQuery, window: Window) -> QueryOutcome:
     if keys and keys in current_table.column_names:
         outcome.distinct_users = len(set(current_table.column(keys).to_pylist()))
     outcome.stats = stats
-    return outcome
+    return provenance.stamp(outcome, executed, shown[0])
 
 
 def check_run(session: Session, name: str, window: Window) -> ReportDefinition:
@@ -100,6 +103,7 @@ def run_report(
 ) -> ReportRun:
     """Run every query of a report: `use` on security_report, one audit line for the run."""
     fields = {"name": name, "engine": session.config.engine, **window.describe()}
+    started_at = utc_timestamp()
     definition = check_run(session, name, window)
     outcomes = []
     for i, q in enumerate(definition.queries, start=1):
@@ -126,7 +130,11 @@ def run_report(
         engine=session.config.engine,
         queries=outcomes,
         state="ERROR" if any(q.error for q in outcomes) else "SUCCESS",
+        started_at=started_at,
     )
+    run.quality = quality.collect(session, definition, window, utc_now())
+    run.ended_at = utc_timestamp()
+    run.provenance = provenance.collect(session, run, window)
     failed = [q.name for q in outcomes if q.error]
     session.audit(
         audit.REPORT_RUN,
