@@ -18,6 +18,7 @@ from accessmon.storage import audit
 
 if TYPE_CHECKING:
     from accessmon.config import Config
+    from accessmon.reports.notebook import Rendered
     from accessmon.reports.results import Finding, ReportRun
     from accessmon.session import Session
 
@@ -97,3 +98,16 @@ def send(session: Session, run: ReportRun, path: Path | str) -> webhook.Delivery
         html=str(path),
     )
     return done
+
+
+def notify_rendered(session: Session, rendered: Rendered) -> tuple[bool, str]:
+    """`report run --notify` after one report's files are written: post its summary; whether
+    it was delivered, and the one line that says so."""
+    from accessmon.reports.results import read_results
+
+    path = rendered.html or rendered.notebook or rendered.results
+    done = send(session, read_results(rendered.results), path)
+    if done.ok:
+        return True, f"notified: {rendered.name}: {done.detail}"
+    return False, (f"error: --notify: {rendered.name}: {done.detail} "
+                   "(the report's files are written)")  # fmt: skip

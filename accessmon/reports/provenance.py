@@ -118,8 +118,8 @@ def collect(session: Session, run: ReportRun, window: Window) -> dict[str, Any]:
         "window": {
             "start": window.start.isoformat(),
             "end": window.end.isoformat(),
-            "days": window.days,
-        },  # fmt: skip
+            "days": (window.end - window.start).days + 1,  # also for --from/--to
+        },
         "started_at": run.started_at,
         "ended_at": run.ended_at,
         "user": run.user,

@@ -149,7 +149,7 @@ def store_facts(inventory: StoreInventory) -> dict[str, Any]:
 def _days(window: Window, now: dt.datetime) -> list[dt.date]:
     """The window's days that are over at `now`: the day in progress may rightly have no
     events yet (freshness judges it)."""
-    days = [window.start + dt.timedelta(days=n) for n in range(window.days)]
+    days = [window.start + dt.timedelta(days=n) for n in range(_length(window))]
     return [d for d in days if d < now.astimezone(dt.UTC).date()]
 
 
@@ -182,6 +182,11 @@ def _freshness(
         )
 
 
+def _length(window: Window) -> int:
+    """Days in the window (`window.days` is None for --from/--to)."""
+    return (window.end - window.start).days + 1
+
+
 def _hours(hours: float) -> str:
     return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
 
@@ -189,7 +194,7 @@ def _hours(hours: float) -> str:
 def _empty_days_sentence(days: list[str], window: Window) -> str:
     shown = ", ".join(days[:10]) + (f" and {len(days) - 10} more" if len(days) > 10 else "")
     return (
-        f"{len(days)} of the window's {window.days} days have no events at all ({shown}): "
+        f"{len(days)} of the window's {_length(window)} days have no events at all ({shown}): "
         "a gap in collection or ingestion makes those days look quiet."
     )
 
