@@ -38,6 +38,12 @@ def webhook_url(config: Config) -> str:
     return url
 
 
+def _escape(text: object) -> str:
+    """Slack's three control characters as its entities: a user name or node name from the
+    audit log (`<https://evil|click>`) must not become a link or a mention."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _key_text(finding: Finding) -> str:
     return ", ".join(f"{k}={v}" for k, v in finding.key.items()) or "(no key)"
 
@@ -50,7 +56,7 @@ def summary_text(run: ReportRun, path: Path | str) -> str:
         for k, v in q.counts().items():
             totals[k] = totals.get(k, 0) + v
     window = run.window
-    lines = [f"*{run.title}* ({run.name}): {window['start']} to {window['end']}"]
+    lines = [f"*{_escape(run.title)}* ({run.name}): {window['start']} to {window['end']}"]
     counts = (
         f"{totals['new']} new, {totals['persisting']} persisting, {totals['resolved']} resolved"
     )
@@ -62,16 +68,17 @@ def summary_text(run: ReportRun, path: Path | str) -> str:
         lines.append(f":warning: state {run.state}: failed queries: {', '.join(failed)}")
     warnings = (run.quality or {}).get("warnings") or []
     if warnings:
-        lines.append(f":warning: data quality: {warnings[0]}"
+        lines.append(f":warning: data quality: {_escape(warnings[0])}"
                      + (f" (+{len(warnings) - 1} more)" if len(warnings) > 1 else ""))  # fmt: skip
     new = [(q.title, f) for q in run.queries for f in q.items if f.status == "new" and f.is_open]
     new.sort(key=lambda pair: -pair[1].measure)
     if new:
         lines.append("Top new findings:")
-        lines += [f"• {title}: {_key_text(f)} ({f.measure})" for title, f in new[:TOP_NEW]]
+        lines += [f"• {_escape(title)}: {_escape(_key_text(f))} ({f.measure})"
+                  for title, f in new[:TOP_NEW]]  # fmt: skip
         if len(new) > TOP_NEW:
             lines.append(f"… and {len(new) - TOP_NEW} more")
-    lines.append(f"Report: {path}")
+    lines.append(f"Report: {_escape(path)}")
     return "\n".join(lines)
 
 

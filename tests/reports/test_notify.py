@@ -138,7 +138,7 @@ def _run_with_findings() -> ReportRun:
     roots = [Finding({"user": f"u{n}"}, n, status="new") for n in range(1, 5)]
     roots.append(Finding({"user": "old"}, 99, status="persisting", age_days=3))
     roots.append(Finding({"user": "hidden"}, 500, status="new", suppression="accepted"))
-    tokens = [Finding({"node_name": "n1", "host_id": "h1"}, 7, status="new"),
+    tokens = [Finding({"node_name": "<https://evil|n1> & co", "host_id": "h1"}, 7, status="new"),
               Finding({"node_name": "n2", "host_id": "h2"}, 2, status="new")]  # fmt: skip
     return ReportRun(
         name="r", title="Report", description="", version="1", generated_at="", user="u",
@@ -156,7 +156,7 @@ def test_summary_names_the_top_five_open_new_findings_largest_first():
         "7 new, 1 persisting, 2 resolved (1 suppressed)",
         ":warning: data quality: Stale data: the newest event is old. (+1 more)",
         "Top new findings:",
-        "• Tokens: node_name=n1, host_id=h1 (7)",
+        "• Tokens: node_name=&lt;https://evil|n1&gt; &amp; co, host_id=h1 (7)",
         "• Root: user=u4 (4)",
         "• Root: user=u3 (3)",
         "• Root: user=u2 (2)",
