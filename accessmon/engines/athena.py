@@ -6,6 +6,7 @@ the window's event_date, so Athena prunes partitions and bills few bytes.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from accessmon.config import Config
+from accessmon.engines.base import StoreInventory, sql_inventory
 from accessmon.errors import ConfigError, EngineError
 from accessmon.result import QueryResult, QueryStats
 from accessmon.sql.render import quote_ident
@@ -163,6 +165,10 @@ class AthenaEngine:
         )
         table = pa.Table.from_pandas(frame, preserve_index=False)
         return QueryResult(table, sql, stats, query.views)
+
+    def inventory(self, start: dt.date, end: dt.date) -> StoreInventory:
+        """One grouped query over Teleport's table (every event type), through `execute`."""
+        return sql_inventory(self, self.table, start, end)
 
     def publish_results(self, path: Path, name: str) -> str | None:
         """Store a report's results JSON under `report_results` in S3, as Teleport does."""

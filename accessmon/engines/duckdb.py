@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import os
 import re
@@ -15,9 +16,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from accessmon._io import arrow_table, pid_alive
 from accessmon.config import Config, fill_store_hint
+from accessmon.engines.base import StoreInventory, as_utc
 from accessmon.errors import EngineError, MissingStore, QueryError, StoreChanged
 from accessmon.names import did_you_mean
 from accessmon.result import QueryResult, QueryStats
@@ -240,6 +245,30 @@ class DuckDBEngine:
             detail += f", {days[0][0]} to {days[-1][0]}"
         return [("store", bool(days), detail)] + [("store file", False, p) for p in problems]
 
+    def inventory(self, start: dt.date, end: dt.date) -> StoreInventory:
+        """From the store's folders and Parquet footers only (rows, event_time statistics), as
+        `accessmon summary` counts; a file without statistics has its event_time read. An
+        unreadable file is warned about and left out, as the queries leave it out."""
+        if not self.store.is_dir():
+            raise MissingStore(missing_store(self.config))
+        out = StoreInventory(str(self.store), files=0)
+        for day in store_mod.partitions(self.store):
+            if not start <= day <= end:
+                continue
+            for path in store_mod.partition_files(self.store, day):
+                try:
+                    meta = pq.read_metadata(path)
+                    newest = _newest_event(path, meta)
+                except (pa.ArrowException, OSError) as e:
+                    store_mod.warn_unreadable(path, e)
+                    continue
+                out.files = (out.files or 0) + 1
+                if meta.num_rows:
+                    out.days[day] = out.days.get(day, 0) + meta.num_rows
+                if newest is not None and (out.newest_event is None or newest > out.newest_event):
+                    out.newest_event = newest
+        return out
+
     def publish_results(self, path: Path, name: str) -> str | None:
         """Results stay where the report run wrote them."""
         return None
@@ -263,6 +292,24 @@ def _interrupt_after(con: duckdb.DuckDBPyConnection, seconds: float, done: threa
         con.interrupt()
         if done.wait(0.02):
             return
+
+
+def _newest_event(path: Path, meta: pq.FileMetaData) -> dt.datetime | None:
+    """The largest event_time of a store file: its row groups' statistics, else the column."""
+    names = meta.schema.names
+    if "event_time" not in names:
+        return None
+    column = names.index("event_time")
+    newest: dt.datetime | None = None
+    for i in range(meta.num_row_groups):
+        stats = meta.row_group(i).column(column).statistics
+        value = as_utc(stats.max) if stats is not None and stats.has_min_max else None
+        if value is None and meta.row_group(i).num_rows:
+            table = pq.read_table(path, columns=["event_time"])
+            return as_utc(pc.max(table.column("event_time")).as_py())
+        if value is not None and (newest is None or value > newest):
+            newest = value
+    return newest
 
 
 def path_list(files: Iterable[Path | str]) -> str:

@@ -6,6 +6,7 @@ views a query names, each filtered on event_type and on the window's event_date.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from accessmon.config import TRINO_JWT_ENV, TRINO_PASSWORD_ENV, Config
+from accessmon.engines.base import StoreInventory, sql_inventory
 from accessmon.errors import ConfigError, EngineError, QueryError
 from accessmon.result import QueryResult, QueryStats
 from accessmon.sql.render import quote_ident
@@ -168,6 +170,10 @@ class TrinoEngine:
     def _address(self) -> str:
         s = self.settings
         return f"{s.http_scheme}://{s.host}:{s.port}"
+
+    def inventory(self, start: dt.date, end: dt.date) -> StoreInventory:
+        """One grouped query over Teleport's table (every event type), through `execute`."""
+        return sql_inventory(self, self.table, start, end)
 
     def publish_results(self, path: Any, name: str) -> str | None:
         """Results stay where the report run wrote them."""

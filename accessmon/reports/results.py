@@ -164,8 +164,10 @@ class ReportRun:
         doc = asdict(self)
         doc["totals"] = {
             "findings": sum(q.findings for q in self.queries),
-            **{k: sum(q.counts()[k] for q in self.queries) for k in
-               ("new", "persisting", "resolved", "suppressed", "open")},
+            **{
+                k: sum(q.counts()[k] for q in self.queries)
+                for k in ("new", "persisting", "resolved", "suppressed", "open")
+            },
             "data_scanned_in_bytes": self.data_scanned_bytes,
             "total_execution_time_in_millis": self.elapsed_ms,
             "failed_queries": sum(1 for q in self.queries if q.error),

@@ -6,7 +6,7 @@ scanned; a failing query is kept as an error in the results, not raised, so the 
 
 from __future__ import annotations
 
-from accessmon._io import file_stamp, utc_timestamp
+from accessmon._io import file_stamp, utc_now, utc_timestamp
 
 import datetime as dt
 from collections.abc import Callable
@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 from accessmon.errors import AccessmonError
 from accessmon.names import check_name
+from accessmon.reports import provenance, quality
 from accessmon.reports.definitions import ReportDefinition, ReportQuery, get_definition
 from accessmon.reports.drilldown import attach_events
 from accessmon.reports.findings import fill_findings
 from accessmon.reports.history import assign_statuses, read_history, run_path
 from accessmon.reports.results import QueryOutcome, ReportRun
+from accessmon.reports.suppressions import applied, apply_suppressions, load_suppressions
 from accessmon.storage import audit
 from accessmon.window import Window
 
@@ -63,9 +65,11 @@ def run_query(session: Session, q: ReportQuery, window: Window) -> QueryOutcome:
         both = session._execute(q.query, Window(previous.start, window.end))
         parts = _split_by_date(both.table, window)
         stats = both.stats.as_dict()
+        executed = shown = [both]  # the engine's runs behind the rows, for the provenance
         if parts is None:
-            current_table = session._execute(q.query, window).table
-            previous_table = session._execute(q.query, previous).table
+            shown = [session._execute(q.query, window), session._execute(q.query, previous)]
+            executed = [both, *shown]
+            current_table, previous_table = shown[0].table, shown[1].table
         else:
             current_table, previous_table = parts
     except AccessmonError as e:
@@ -79,6 +83,7 @@ def run_query(session: Session, q: ReportQuery, window: Window) -> QueryOutcome:
     if keys and keys in current_table.column_names:
         outcome.distinct_users = len(set(current_table.column(keys).to_pylist()))
     outcome.stats = stats
+    provenance.stamp(outcome, executed, shown[0])
     fill_findings(outcome, q, current_table)
     drilled = attach_events(session, outcome, window, session.config.report.events_per_finding)
     if drilled:  # the drill-down's scan counts toward the run's (and the Athena budget's)
@@ -114,6 +119,7 @@ def run_report(
     against the report's findings history there (`history.py`); the caller saves the run,
     then appends it to that history (`history.append_run`)."""
     fields = {"name": name, "engine": session.config.engine, **window.describe()}
+    started_at = utc_timestamp()
     definition = check_run(session, name, window)
     outcomes = []
     for i, q in enumerate(definition.queries, start=1):
@@ -141,11 +147,20 @@ def run_report(
         queries=outcomes,
         state="ERROR" if any(q.error for q in outcomes) else "SUCCESS",
         run_id=f"{definition.name}_{window.label()}_{file_stamp()}",
+        started_at=started_at,
     )
+    now = utc_now()
     if out_dir is not None:
         assign_statuses(run, read_history(run_path(out_dir, run)))
-    # -- suppressions (issue 18 §2): apply_suppressions(run, suppressions, today) goes here,
-    # -- after the statuses and before the caller saves the results JSON.
+    run.quality = quality.collect(session, definition, window, now)
+    unreadable: list[str] = []
+    apply_suppressions(run, load_suppressions(session, report=name, errors=unreadable), now)
+    run.quality.setdefault("warnings", []).extend(
+        f"a suppression was left out: {error}" for error in unreadable
+    )
+    run.ended_at = utc_timestamp()
+    run.provenance = provenance.collect(session, run, window)
+    run.provenance["suppressions_applied"] = applied(run)
     failed = [q.name for q in outcomes if q.error]
     session.audit(
         audit.REPORT_RUN,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from accessmon.alerts import actions, load_rules, run_rule
+from accessmon import webhook
+from accessmon.alerts import load_rules, run_rule
 from accessmon.alerts.state import PENDING
 
 from .conftest import (
@@ -67,7 +68,7 @@ def test_teleport_rules_match_requests_and_review_them(make_session):
 
 
 def test_a_failing_webhook_is_recorded_and_the_run_goes_on(make_session, monkeypatch):
-    monkeypatch.setattr(actions, "BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(webhook, "BACKOFF_SECONDS", 0.01)  # the alerts' webhook code lives there
     with webhook_server(*[500] * 10) as hook:
         session = make_session(webhook_url=hook.url, webhook_retries=2)
         rule = load_rules(session.config).rules["dba-requests"]

@@ -354,3 +354,30 @@ def test_report_results_are_published_under_report_results(aws, athena, tmp_path
     s3 = boto3.client("s3", endpoint_url=aws["moto"], region_name=REGION)
     body = s3.get_object(Bucket="audit-long-term", Key=uri.split("/", 3)[3])["Body"].read()
     assert json.loads(body) == {"state": "SUCCESS"}
+
+
+def test_store_inventory_is_one_grouped_query_over_the_table(aws, athena):
+    """The report's store facts on Athena: one query over Teleport's table (every event type,
+    the window's partitions, `"$path"` for the files), its typed answer read back in UTC."""
+    seed_results(
+        aws["moto"],
+        [["event_date", "events", "newest", "files"],
+         ["2024-03-19", "40", "2024-03-19 23:10:00.123", "2"],
+         ["2024-03-20", "7", "2024-03-20 08:00:00.000", "1"]],
+        ["date", "bigint", "timestamp", "bigint"],
+    )  # fmt: skip
+    aws["proxy"].scanned_bytes = 4096
+    session = athena()
+    inventory = session.engine.inventory(dt.date(2024, 3, 14), dt.date(2024, 3, 20))
+    assert inventory.location == '"audit_db"."audit_table"'
+    assert inventory.days == {dt.date(2024, 3, 19): 40, dt.date(2024, 3, 20): 7}
+    assert inventory.newest_event == dt.datetime(2024, 3, 20, 8, tzinfo=dt.UTC)
+    assert inventory.files == 3
+    [stats] = inventory.stats
+    assert stats.data_scanned_bytes == 4096
+    query = _execution(aws, stats.query_execution_id)["Query"]
+    assert query == (
+        'SELECT event_date, count(*) AS events, max(event_time) AS newest, count(DISTINCT "$path")'
+        ' AS files FROM "audit_db"."audit_table" WHERE event_date BETWEEN DATE \'2024-03-14\' AND '
+        "DATE '2024-03-20' GROUP BY event_date"
+    )

@@ -62,9 +62,15 @@ def report_ls() -> None:
     show_default=True,
     help="Seconds to wait for another run of the same report.",
 )
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Post a summary to report.webhook_url (or alerts.webhook_url) when the HTML is written.",
+)
 @global_options
-def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
+def report_run(name, run_all, days, start, end, out_dir, fmt, wait, notify) -> None:
     """Run a report headless: the notebook with papermill, then one self-contained HTML."""
+    from accessmon.reports import notify as notifier
     from accessmon.reports.definitions import load_definitions
     from accessmon.reports.notebook import render
 
@@ -72,6 +78,8 @@ def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
         raise click.UsageError("give a report NAME or --all")
     session = session_from_options()
     window = window_from_options(days, start, end)
+    if notify:
+        notifier.webhook_url(session.config)  # no webhook: an error before anything runs
     out = out_dir or Path(session.config.output_dir)
     names = [name] if name else list(load_definitions(Path(session.config.reports_dir))[0])
     failed = False
@@ -86,6 +94,10 @@ def report_run(name, run_all, days, start, end, out_dir, fmt, wait) -> None:
         for path in (rendered.html, rendered.notebook):
             if path:
                 click.echo(str(path))
+        if notify:
+            delivered, line = notifier.notify_rendered(session, rendered)
+            click.echo(line, err=True)
+            failed = failed or not delivered
         if rendered.state == "ERROR":
             click.echo(f"error: {report_name} finished with state ERROR "
                        f"(failed: {', '.join(rendered.failed)})", err=True)  # fmt: skip
