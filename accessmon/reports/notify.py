@@ -112,7 +112,7 @@ def notify_rendered(session: Session, rendered: Rendered) -> tuple[bool, str]:
     it was delivered, and the one line that says so."""
     from accessmon.reports.results import read_results
 
-    path = rendered.html or rendered.notebook or rendered.results
+    path = (rendered.html or rendered.notebook or rendered.results).resolve()  # for the reader
     done = send(session, read_results(rendered.results), path)
     if done.ok:
         return True, f"notified: {rendered.name}: {done.detail}"

@@ -96,6 +96,17 @@ def role_decision(policy: Policy, user: str, verb: str = "use",
     )
 
 
+def accessmon_version() -> str:
+    """The installed accessmon's version (the package metadata: `accessmon/__init__` is above
+    the reports in the layers)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("accessmon")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def rerun_command(name: str, window: Window, engine: str) -> str:
     """The command that runs this report again over the same days, on the same engine."""
     return shlex.join(["accessmon", "report", "run", name, "--from", window.start.isoformat(),
@@ -108,11 +119,9 @@ def collect(session: Session, run: ReportRun, window: Window) -> dict[str, Any]:
     The store's facts come from `run.quality["store"]` when the quality step has run (one
     inventory per run), else from the engine; if neither can tell, they are None. The
     suppressions applied are left to the step that applies them."""
-    from importlib.metadata import version  # not `accessmon`: reports sit below the front ends
-
     store = (run.quality or {}).get("store") or _store(session, window)
     return {
-        "accessmon_version": version("accessmon"),
+        "accessmon_version": accessmon_version(),
         "engine": run.engine,
         "query_ids": {q.name: list(q.query_ids) for q in run.queries},
         "window": {

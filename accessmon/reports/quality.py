@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from accessmon._io import utc_timestamp
 from accessmon.errors import AccessmonError
 from accessmon.sql.render import quote_ident
-from accessmon.storage import audit
 from accessmon.window import Window
 
 if TYPE_CHECKING:
@@ -92,8 +91,9 @@ def collect(
 ) -> dict[str, Any]:
     """The quality panel of a run of `definition` over `window`, at `now` (run.quality).
 
-    Never raises: a check that fails is a warning. Its queries' bytes and ids are recorded in
-    one audit line (`accessmon.security_report.quality`), so Athena's daily budget counts them.
+    Never raises: a check that fails is a warning. What its queries scanned and the ids the
+    engine gave them are kept under `checks`; the run's audit line adds them to its own, so
+    Athena's daily budget counts them.
     """
     max_lag = float(session.config.report.max_lag_hours)
     out: dict[str, Any] = {
@@ -125,8 +125,17 @@ def collect(
                 f"yet {', '.join(f['queries'])} need{'s' * (len(f['queries']) == 1)} it filled: "
                 "was the field renamed upstream (a Teleport upgrade)?"
             )
-    _audit(session, definition.name, window, stats, out["warnings"])
+    out["checks"] = {
+        "query_ids": [s.query_execution_id for s in stats if s.query_execution_id],
+        "data_scanned_in_bytes": sum(s.data_scanned_bytes for s in stats),
+        "total_execution_time_in_millis": sum(s.elapsed_ms for s in stats),
+    }
     return out
+
+
+def scanned_bytes(checked: dict[str, Any]) -> int:
+    """What the quality checks of a run scanned (0 before they ran): for the run's audit line."""
+    return int(((checked or {}).get("checks") or {}).get("data_scanned_in_bytes") or 0)
 
 
 def store_inventory(session: Session, window: Window) -> StoreInventory:
@@ -264,25 +273,3 @@ def _null_counts(
 def _why(e: BaseException) -> str:
     text = str(e).strip().rstrip(".")
     return text if isinstance(e, AccessmonError) and text else f"{type(e).__name__}: {text}"
-
-
-def _audit(
-    session: Session, name: str, window: Window, stats: list[QueryStats], warnings: list[str]
-) -> None:
-    """One line for the checks' queries: what they scanned (Athena's budget reads it) and the
-    ids the engine gave them."""
-    try:
-        session.audit(
-            audit.REPORT_QUALITY,
-            success=True,
-            name=name,
-            engine=session.config.engine,
-            **window.describe(),
-            data_scanned_in_bytes=sum(s.data_scanned_bytes for s in stats),
-            total_execution_time_in_millis=sum(s.elapsed_ms for s in stats),
-            query_execution_ids=[s.query_execution_id for s in stats if s.query_execution_id]
-            or None,
-            warnings=len(warnings),
-        )
-    except OSError as e:
-        warnings.append(f"The quality checks could not be audited: {e.strerror or e}.")

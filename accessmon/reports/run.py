@@ -167,7 +167,8 @@ def run_report(
         success=not failed,
         error=f"failed queries: {', '.join(failed)}" if failed else None,
         state=run.state,
-        data_scanned_in_bytes=run.data_scanned_bytes,
+        data_scanned_in_bytes=run.data_scanned_bytes + quality.scanned_bytes(run.quality),
+        quality_checks=run.quality.get("checks"),  # the data-quality queries' ids and bytes
         total_execution_time_in_millis=run.elapsed_ms,
         queries=[
             {

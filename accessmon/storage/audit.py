@@ -38,8 +38,6 @@ REPORT_LIST = ("accessmon.security_report.list", "AMR001")
 REPORT_GET = ("accessmon.security_report.get", "AMR002")
 REPORT_STATE = ("accessmon.security_report_state.get", "AMR003")
 REPORT_DIFF = ("accessmon.security_report.diff", "AMR004")
-#: a report run's own checks (freshness, empty days, null rates): what their queries scanned
-REPORT_QUALITY = ("accessmon.security_report.quality", "AMR006")
 #: `report run --notify`: the summary posted to the webhook, or not
 REPORT_NOTIFY = ("accessmon.security_report.notify", "AMR005")
 

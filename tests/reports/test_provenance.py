@@ -110,9 +110,10 @@ def test_a_query_without_event_date_records_the_sql_of_its_current_window(workdi
     assert outcome.error is None and outcome.rows
     rendered = session.engine.render(check_query(query.query), window)
     assert outcome.sql_sha256 == hashlib.sha256(rendered.encode()).hexdigest()
-    assert outcome.results_sha256 == hashlib.sha256(
-        results_digest_text(outcome.columns, outcome.rows).encode()
-    ).hexdigest()
+    assert (
+        outcome.results_sha256
+        == hashlib.sha256(results_digest_text(outcome.columns, outcome.rows).encode()).hexdigest()
+    )
 
 
 def test_role_decision_says_who_was_allowed_and_by_what():

@@ -89,9 +89,9 @@ def test_stale_data_empty_days_and_the_fields_the_queries_need(gappy):
     assert warnings[2].startswith("session_start.cluster_name is null in all 9 rows of the "
                                   "window, yet by_cluster needs it filled")  # fmt: skip
     assert not any("impersonator" in w for w in warnings)
-    record = audit.read(gappy.config.audit_log)[-1]
-    assert (record["event"], record["code"]) == ("accessmon.security_report.quality", "AMR006I")
-    assert record["name"] == "team_checks" and record["warnings"] == 3
+    # DuckDB: the null rates' queries (one, for the one view) have no ids and scan no bytes
+    assert q["checks"] == {"query_ids": [], "data_scanned_in_bytes": 0,
+                           "total_execution_time_in_millis": q["checks"]["total_execution_time_in_millis"]}  # fmt: skip
 
 
 def test_fresh_data_has_no_warnings(gappy):
@@ -132,6 +132,10 @@ def test_run_report_fills_quality_and_its_json_keeps_it(gappy, tmp_path):
     assert json.loads(run.to_json())["quality"]["fields"] == run.quality["fields"]
     assert run.provenance["store"] == run.quality["store"]
     assert run.provenance["store"]["newest_event"] == "2024-03-18T08:00:00.000Z"
+    # still one audit line for the whole run, which carries the checks' queries
+    [record] = [e for e in audit.read(gappy.config.audit_log) if e["name"] == "team_checks"]
+    assert record["event"] == "secreports.report.run"
+    assert record["quality_checks"] == run.quality["checks"]
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,15 @@ def test_report_provenance_and_quality_on_trino(trino, trino_store, duckdb_sessi
     assert run.quality["empty_days"] == local.quality["empty_days"]
     assert run.quality["fields"] == local.quality["fields"]
     assert run.quality["stale"] == local.quality["stale"]
-    checks = [e for e in audit.read(tmp_path / "audit.jsonl")
-              if e["event"] == audit.REPORT_QUALITY[0]]  # fmt: skip
-    assert all(QUERY_ID.fullmatch(i) for i in checks[-1]["query_execution_ids"])
-    assert checks[-1]["data_scanned_in_bytes"] > 0
+    # the checks' own queries: their ids, and their bytes in the run's one audit line
+    checks = run.quality["checks"]
+    views = {f["view"] for f in run.quality["fields"]}
+    assert len(views) == 6 and len(checks["query_ids"]) == 1 + 6  # the inventory, one per view
+    assert all(QUERY_ID.fullmatch(i) for i in checks["query_ids"])
+    assert checks["data_scanned_in_bytes"] > 0
+    [record] = audit.read(tmp_path / "audit.jsonl")
+    assert record["event"] == "secreports.report.run"
+    assert (
+        record["data_scanned_in_bytes"] == run.data_scanned_bytes + checks["data_scanned_in_bytes"]
+    )
+    assert record["quality_checks"] == checks
