@@ -19,6 +19,7 @@ import os
 import re
 import shlex
 import sys
+from pathlib import Path
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -239,7 +240,10 @@ class AccessmonMagics(Magics):
 
         session = self.session(args)
         window = Window.resolve(args.days, args.start, args.end)
-        run = reports.run_report(session, args.name, window)
+        # compared with the report's history in output_dir (read, never appended to: only a
+        # headless `report run` records a run), so new, persisting and resolved show here too
+        out_dir = Path(session.config.output_dir)
+        run = reports.run_report(session, args.name, window, out_dir=out_dir)
         self._store(args.out, run)
         reports.display_report(run)
 
