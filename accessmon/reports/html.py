@@ -200,7 +200,9 @@ def new_findings_html(run: ReportRun, limit: int = 20) -> str:
         f"{html.escape(key_text(f))}</a> ({f.measure})</li>"
         for q, n, f in new[:limit]
     )
-    more = f"<li>… and {len(new) - limit} more in the sections below</li>" if len(new) > limit else ""
+    more = (
+        f"<li>… and {len(new) - limit} more in the sections below</li>" if len(new) > limit else ""
+    )
     return f"<h3>New findings ({len(new)})</h3><ul>{items}{more}</ul>"
 
 
@@ -333,9 +335,8 @@ def resolved_html(q: QueryOutcome) -> str:
     keys = q.key_columns or list(q.resolved[0].key)
     rows = [[*[f.key.get(k) for k in keys], f.measure, f.first_seen, f.last_seen]
             for f in q.resolved]  # fmt: skip
-    return (
-        f"<h3>Resolved since the previous run ({len(q.resolved)})</h3>"
-        + _plain([*keys, "measure", "first seen", "last seen"], rows)
+    return f"<h3>Resolved since the previous run ({len(q.resolved)})</h3>" + _plain(
+        [*keys, "measure", "first seen", "last seen"], rows
     )
 
 
@@ -508,7 +509,9 @@ def provenance_html(run: ReportRun) -> str:
         rows.append(f"<tr><td>{html.escape(k)}</td><td>{cell}</td></tr>")
     if run.run_id:
         rows.append(f"<tr><td>run_id</td><td>{_e(run.run_id)}</td></tr>")
-    out.append(f"<div class='am-scroll'><table class='am-plain am-meta'>{''.join(rows)}</table></div>")
+    out.append(
+        f"<div class='am-scroll'><table class='am-plain am-meta'>{''.join(rows)}</table></div>"
+    )
     return "".join(out) + "</section></footer>"
 
 

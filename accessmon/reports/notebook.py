@@ -6,7 +6,6 @@ so the HTML, the executed notebook and the results JSON always agree.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import socket
 import tempfile
@@ -17,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from accessmon._io import atomic_write_text
 from accessmon.errors import AccessmonError
 from accessmon.reports.history import append_run
 from accessmon.reports.results import save_results
@@ -29,7 +29,6 @@ from accessmon.reports.state import (
     state_name,
     write_state,
 )
-from accessmon._io import atomic_write_text
 
 if TYPE_CHECKING:
     from accessmon.reports.results import QueryOutcome

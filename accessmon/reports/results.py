@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from accessmon._io import atomic_write_text
 from accessmon.errors import AccessmonError
 from accessmon.reports.state import own_files
 from accessmon.storage import audit
-from accessmon._io import atomic_write_text
 
 if TYPE_CHECKING:
     from accessmon.session import Session

@@ -6,13 +6,11 @@ scanned; a failing query is kept as an error in the results, not raised, so the 
 
 from __future__ import annotations
 
-from accessmon._io import file_stamp, utc_now, utc_timestamp
-
-import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from accessmon._io import file_stamp, utc_now, utc_timestamp
 from accessmon.errors import AccessmonError
 from accessmon.names import check_name
 from accessmon.reports import provenance, quality

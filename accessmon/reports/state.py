@@ -6,9 +6,6 @@ and processes die, so a run takes the report's lock and leftovers of dead runs a
 
 from __future__ import annotations
 
-from accessmon._io import utc_timestamp
-
-import datetime as dt
 import json
 import logging
 import os
@@ -19,12 +16,11 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from accessmon.errors import AccessmonError, ReportBusy
+from accessmon._io import atomic_write_text, pid_alive, utc_timestamp
+from accessmon.errors import ReportBusy
 from accessmon.names import check_name
 from accessmon.storage import audit
 from accessmon.storage.locks import exclusive
-from accessmon._io import pid_alive
-from accessmon._io import atomic_write_text
 
 if TYPE_CHECKING:
     from accessmon.session import Session

@@ -19,8 +19,8 @@ import os
 import re
 import shlex
 import sys
-from pathlib import Path
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.completer import (

@@ -96,8 +96,9 @@ def test_every_row_goes_into_the_table_escaped():
 
 def test_a_custom_report_without_a_key_says_so():
     q = outcome(key_columns=["user"], key_declared=False)
-    assert "declares no finding_key; findings are keyed by all non-measure columns" in (
-        section_html(q)[0]
+    assert (
+        "declares no finding_key; findings are keyed by all non-measure columns"
+        in (section_html(q)[0])
     )
 
 
@@ -188,7 +189,7 @@ def test_the_page_is_lean_offline_and_has_each_library_once(rendered):
     page = rendered[1]
     assert len(page.encode()) < 4_000_000
     assert page.count("plotly.js (basic - minified)") == 1
-    assert page.count("injectModule(\"") == 1  # DataTables, once for all the tables
+    assert page.count('injectModule("') == 1  # DataTables, once for all the tables
     assert not re.search(r"<(script|link)\b[^>]*\b(src|href)=[\"']?(https?:)?//", page, re.I)
     styles = re.findall(r"<style[^>]*>(.*?)</style>", page, re.S)
     assert max(map(len, styles)) < 20_000  # JupyterLab's 260 KB of CSS is gone
@@ -218,7 +219,7 @@ def test_every_finding_and_row_is_in_a_table_with_its_events_one_click_away(rend
         assert [r[0].count("am-st-new") for r in findings] == sorted(
             (f.status == "new" for f in q.items), reverse=True
         )  # new first
-        for n, f in enumerate(q.items):
+        for n in range(len(q.items)):
             anchor = f"f-{q.name}-{n}"
             assert has(page, f"href='#{anchor}'")
             assert has(page, f"<details class='am-finding' id='{anchor}'>")

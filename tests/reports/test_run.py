@@ -14,9 +14,8 @@ from accessmon.reports.run import _findings, _split_by_date, check_run, run_quer
 from accessmon.storage import audit
 from accessmon.window import Window
 
-from ..conftest import ROLES_FIXTURE, REPO, session_for
+from ..conftest import ROLES_FIXTURE, session_for
 from .conftest import ORDER
-
 
 
 def test_run_report_findings_trends_and_audit(workdir, tmp_path):
@@ -41,9 +40,17 @@ def test_run_report_findings_trends_and_audit(workdir, tmp_path):
 
 
 def test_report_needs_use_on_security_report(workdir, tmp_path):
-    flags = {"user": "carol", "rbac": {"resources": [ROLES_FIXTURE]}, "audit_log": tmp_path / "a.jsonl"}
+    flags = {
+        "user": "carol",
+        "rbac": {"resources": [ROLES_FIXTURE]},
+        "audit_log": tmp_path / "a.jsonl",
+    }
     with pytest.raises(PermissionDenied, match="may not use security_report"):
-        run_report(session_for(workdir / "data" / "audit", **flags), "privilege_access_report", Window.last_days(7))
+        run_report(
+            session_for(workdir / "data" / "audit", **flags),
+            "privilege_access_report",
+            Window.last_days(7),
+        )
     assert audit.read(tmp_path / "a.jsonl")[-1]["code"] == "SRE002W"
 
 

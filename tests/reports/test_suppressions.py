@@ -88,38 +88,83 @@ def test_naive_times_are_utc_a_date_is_its_midnight_and_offsets_convert():
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("reason:", "reasn:", "bastion-root-ok.yaml:7: reasn: unknown field (did you mean reason?)"),
+        (
+            "reason:",
+            "reasn:",
+            "bastion-root-ok.yaml:7: reasn: unknown field (did you mean reason?)",
+        ),
         ("expires: 2027-01-15T00:00:00Z\n", "", "bastion-root-ok.yaml:1: expires: Field required"),
-        ("expires: 2027-01-15T00:00:00Z", "expires: 2026-11-01T00:00:00Z",
-         "bastion-root-ok.yaml:9: expires: 2026-11-01T00:00:00Z is not after created "
-         "(2026-11-30T10:00:00Z)"),
-        ("expires: 2027-01-15T00:00:00Z", "expires: 2027-03-01T00:00:00Z",
-         "bastion-root-ok.yaml:9: expires: 2027-03-01T00:00:00Z is 90.5833 days after created; "
-         "a suppression lasts at most 90 days (report.suppression_max_days in accessmon.yaml)"),
-        ("expires: 2027-01-15T00:00:00Z", "expires: next week",
-         "bastion-root-ok.yaml:9: expires: 'next week' is not a time"),
-        ('match: {node_name: "svc-*", host_id: 3f2a}', "match: {}",
-         "bastion-root-ok.yaml:5: match: Dictionary should have at least 1 item"),
-        ('match: {node_name: "svc-*", host_id: 3f2a}', "match: {user: [a, b]}",
-         "bastion-root-ok.yaml:5: match: user: give one value or glob"),
-        ("report: privilege_access_report", "report: privilege_acess_report",
-         "bastion-root-ok.yaml:3: report: no report privilege_acess_report "
-         "(did you mean privilege_access_report?)"),
-        ("query: instance_join_token_less_than_1d", "query: instance_join_token",
-         "bastion-root-ok.yaml:4: query: report privilege_access_report has no query "
-         "instance_join_token (did you mean instance_join_token_less_than_1d?)"),
-        ("https://jira.example.com/SEC-123", "jira/SEC-123",
-         "bastion-root-ok.yaml:10: ticket: 'jira/SEC-123' is not an http(s) URL"),
-        ('reason: "bastion break-glass account, reviewed quarterly"', 'reason: "  "',
-         "bastion-root-ok.yaml:7: reason: must not be blank"),
-        ("name: bastion-root-ok", "name: ../etc", "bastion-root-ok.yaml:2: name: String should match"),
-        ("name: bastion-root-ok", "name: other", "bastion-root-ok.yaml:2: name: other is not the "
-         "file's name (bastion-root-ok): rename one of them"),
+        (
+            "expires: 2027-01-15T00:00:00Z",
+            "expires: 2026-11-01T00:00:00Z",
+            "bastion-root-ok.yaml:9: expires: 2026-11-01T00:00:00Z is not after created "
+            "(2026-11-30T10:00:00Z)",
+        ),
+        (
+            "expires: 2027-01-15T00:00:00Z",
+            "expires: 2027-03-01T00:00:00Z",
+            "bastion-root-ok.yaml:9: expires: 2027-03-01T00:00:00Z is 90.5833 days after created; "
+            "a suppression lasts at most 90 days (report.suppression_max_days in accessmon.yaml)",
+        ),
+        (
+            "expires: 2027-01-15T00:00:00Z",
+            "expires: next week",
+            "bastion-root-ok.yaml:9: expires: 'next week' is not a time",
+        ),
+        (
+            'match: {node_name: "svc-*", host_id: 3f2a}',
+            "match: {}",
+            "bastion-root-ok.yaml:5: match: Dictionary should have at least 1 item",
+        ),
+        (
+            'match: {node_name: "svc-*", host_id: 3f2a}',
+            "match: {user: [a, b]}",
+            "bastion-root-ok.yaml:5: match: user: give one value or glob",
+        ),
+        (
+            "report: privilege_access_report",
+            "report: privilege_acess_report",
+            "bastion-root-ok.yaml:3: report: no report privilege_acess_report "
+            "(did you mean privilege_access_report?)",
+        ),
+        (
+            "query: instance_join_token_less_than_1d",
+            "query: instance_join_token",
+            "bastion-root-ok.yaml:4: query: report privilege_access_report has no query "
+            "instance_join_token (did you mean instance_join_token_less_than_1d?)",
+        ),
+        (
+            "https://jira.example.com/SEC-123",
+            "jira/SEC-123",
+            "bastion-root-ok.yaml:10: ticket: 'jira/SEC-123' is not an http(s) URL",
+        ),
+        (
+            'reason: "bastion break-glass account, reviewed quarterly"',
+            'reason: "  "',
+            "bastion-root-ok.yaml:7: reason: must not be blank",
+        ),
+        (
+            "name: bastion-root-ok",
+            "name: ../etc",
+            "bastion-root-ok.yaml:2: name: String should match",
+        ),
+        (
+            "name: bastion-root-ok",
+            "name: other",
+            "bastion-root-ok.yaml:2: name: other is not the "
+            "file's name (bastion-root-ok): rename one of them",
+        ),
         ("kind: suppression", "kind: audit_query", "bastion-root-ok.yaml:1: kind: Input should be"),
-        ("created: 2026-11-30T10:00:00Z", "created: 2026-12-25T10:00:00Z\nsource: x",
-         "bastion-root-ok.yaml:9: source: unknown field"),
-        ("created: 2026-11-30T10:00:00Z", "created: 2026-12-25T10:00:00Z",
-         "bastion-root-ok.yaml:8: created: 2026-12-25T10:00:00Z is in the future"),
+        (
+            "created: 2026-11-30T10:00:00Z",
+            "created: 2026-12-25T10:00:00Z\nsource: x",
+            "bastion-root-ok.yaml:9: source: unknown field",
+        ),
+        (
+            "created: 2026-11-30T10:00:00Z",
+            "created: 2026-12-25T10:00:00Z",
+            "bastion-root-ok.yaml:8: created: 2026-12-25T10:00:00Z is in the future",
+        ),
     ],
 )
 def test_a_bad_resource_names_its_file_line_and_field(old, new, message):
@@ -311,7 +356,9 @@ def test_a_suppression_hides_a_finding_until_it_expires_then_shows_it_again():
     assert (finding.suppression, finding.is_open, run.suppressions[0]["days_left"]) == (
         "ci", False, 1
     )  # fmt: skip
-    apply_suppressions(run, [s], dt.datetime(2026, 12, 10, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+    apply_suppressions(
+        run, [s], dt.datetime(2026, 12, 10, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    )
     # 01:00+02:00 is still 9 December in UTC
     assert finding.suppression == "ci"
     apply_suppressions(run, [s], dt.datetime(2026, 12, 10, tzinfo=UTC))

@@ -7,7 +7,6 @@ agreed for them, so the HTML can be checked before (and whatever) the code that 
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from accessmon.reports.results import Finding, ReportRun
@@ -68,8 +67,13 @@ def fill(run: ReportRun) -> None:
             items[2].suppression_expired = EXPIRED
         q.items = sorted(items, key=lambda f: f.status != "new")
         q.resolved = [
-            Finding(key=dict.fromkeys(keys, "gone-user"), measure=4, first_seen="2026-01-01",
-                    last_seen="2026-01-05", status="resolved")  # fmt: skip
+            Finding(
+                key=dict.fromkeys(keys, "gone-user"),
+                measure=4,
+                first_seen="2026-01-01",
+                last_seen="2026-01-05",
+                status="resolved",
+            )
         ]
     run.previous_run = f"{run.name}_7d_20260101T000000Z"
     run.run_id = f"{run.name}_7d_20260102T000000Z"
