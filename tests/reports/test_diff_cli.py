@@ -4,7 +4,6 @@ against --since RUN, as a table and as JSON; audited; clear errors."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
@@ -12,7 +11,7 @@ from accessmon.reports.results import read_results
 from accessmon.storage import audit
 
 from ..conftest import run as cli
-from .planted import DAY1, DAY3, RUN1, RUN2, headless_run, planted_workdir, session
+from .planted import DAY1, RUN1, RUN2, headless_run, planted_workdir, session
 
 REPORT = "privilege_access_report"
 STAMPS = ("20240302T060000Z", "20240303T060000Z")
@@ -124,23 +123,3 @@ def test_diff_errors_say_what_to_do(two_runs):
     assert json.loads(exact.stdout)["compared_with"] is None
     denied = audit.read(root / "data" / "accessmon-audit.jsonl")
     assert [r["code"] for r in denied[-5:]] == ["AMR004W"] * 4 + ["AMR004I"]  # fmt: skip
-
-
-def test_two_headless_runs_then_diff(tmp_path):
-    """`report run` twice, a day apart by date range (the notebook renders each), then diff."""
-    root = planted_workdir(tmp_path)
-    for window in (RUN1, RUN2):
-        flags = ["--from", str(window.start), "--to", str(window.end)]
-        out = cli(["report", "run", REPORT, *flags, "--format", "ipynb"], root)
-        assert out.returncode == 0, out.stderr
-    notebook = re.fullmatch(rf"reports/{REPORT}_2024-03-02_{DAY3}_\d{{8}}T\d{{6}}Z\.ipynb",
-                            out.stdout.strip())  # fmt: skip
-    assert notebook
-    saved = read_results((root / out.stdout.strip()).with_suffix(".json"))
-    assert saved.run_id == (root / out.stdout.strip()).stem
-    root_q = next(q for q in saved.queries if q.name == "session_start_root_user")
-    assert [(f.key["user"], f.status) for f in root_q.items] == [("bob", "new"),
-                                                                  ("carol", "persisting")]  # fmt: skip
-    diff = cli(["report", "diff", REPORT], root)
-    section = _section(diff.stdout, "session_start_root_user")
-    assert section[0].endswith("new 1, persisting 1, resolved 1")

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from accessmon.reports.notify import summary_text
+from accessmon.reports.notify import send, summary_text
 from accessmon.reports.results import Finding, QueryOutcome, ReportRun, read_results
+from accessmon.session import Session
 from accessmon.storage import audit
 
 from ..alerts.conftest import webhook_server
@@ -42,42 +43,9 @@ def notify_lines(folder: Path) -> list[dict]:
     return [e for e in audit.read(folder / "audit.jsonl") if e["event"] == audit.REPORT_NOTIFY[0]]
 
 
-def test_notify_retries_once_then_posts_the_summary(workdir, tmp_path):
-    with webhook_server(500, 200) as hook:
-        folder = project(tmp_path / "p", workdir / "data" / "audit", webhook_url=hook.url)
-        out = cli(["report", "run", "privilege_access_report", "--days", "7", "--notify"], folder,
-                  env=NO_PROXY)  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    html = folder / out.stdout.splitlines()[0]
-    assert html.suffix == ".html" and html.is_file()
-    assert len(hook.requests) == 2  # a 500, then the retry that was taken
-    assert hook.requests[0]["json"] == hook.requests[1]["json"]
-    assert hook.requests[1]["type"] == "application/json"
-    body = hook.requests[1]["json"]
-    assert list(body) == ["text"]  # Slack's shape
-    results = html.with_suffix(".json")
-    doc = json.loads(results.read_text())
-    lines = body["text"].splitlines()
-    window = doc["window"]
-    assert lines[0] == (f"*Privileged Access Report* (privilege_access_report): "
-                        f"{window['start']} to {window['end']}")  # fmt: skip
-    totals = doc["totals"]
-    assert lines[1].startswith(
-        f"{totals['new']} new, {totals['persisting']} persisting, {totals['resolved']} resolved"
-    )
-    assert lines[-1] == f"Report: {html}"
-    assert body["text"] == summary_text(read_results(results), html)
-    assert "notified: privilege_access_report: POST the webhook at 127.0.0.1:" in out.stderr
-    [line] = notify_lines(folder)
-    assert (line["code"], line["success"], line["attempts"], line["status"]) == (
-        "AMR005I", True, 2, 200,
-    )  # fmt: skip
-    host = hook.url.split("/")[2]
-    assert line["host"] == host and line["html"] == str(html)
-    assert "/hook" not in json.dumps(line)  # the URL's path (a Slack hook's secret) is not kept
-
-
-def test_a_failing_notify_keeps_the_files_and_exits_non_zero(workdir, tmp_path):
+def test_notify_gives_up_keeping_the_files_then_retries_and_posts_the_summary(workdir, tmp_path):
+    """Through the CLI, a webhook that never accepts: exit 1, the files kept; then the same
+    summary to one that fails once and accepts: the retry, the body, the audit line."""
     with webhook_server(503, 502, 500) as hook:
         folder = project(tmp_path / "p", workdir / "data" / "audit", webhook_url=hook.url)
         out = cli(["report", "run", "privilege_access_report", "--days", "3", "--notify"], folder,
@@ -97,6 +65,36 @@ def test_a_failing_notify_keeps_the_files_and_exits_non_zero(workdir, tmp_path):
     assert "HTTP 500" in line["error"] and hook.url not in line["error"]
     state = cli(["report", "state", "privilege_access_report"], folder)
     assert "SUCCESS" in state.stdout  # the run itself succeeded
+    # the same run's summary again, in process, to a webhook that fails once then accepts
+    with webhook_server(500, 200) as hook:
+        project(folder, workdir / "data" / "audit", webhook_url=hook.url)
+        session = Session(config_file=folder / "accessmon.yaml")
+        done = send(session, read_results(html.with_suffix(".json")), html)
+    assert done.ok, done.detail
+    assert len(hook.requests) == 2  # a 500, then the retry that was taken
+    assert hook.requests[0]["json"] == hook.requests[1]["json"]
+    assert hook.requests[1]["type"] == "application/json"
+    body = hook.requests[1]["json"]
+    assert list(body) == ["text"]  # Slack's shape
+    results = html.with_suffix(".json")
+    doc = json.loads(results.read_text())
+    lines = body["text"].splitlines()
+    window = doc["window"]
+    assert lines[0] == (f"*Privileged Access Report* (privilege_access_report): "
+                        f"{window['start']} to {window['end']}")  # fmt: skip
+    totals = doc["totals"]
+    assert lines[1].startswith(
+        f"{totals['new']} new, {totals['persisting']} persisting, {totals['resolved']} resolved"
+    )
+    assert lines[-1] == f"Report: {html}"
+    assert body["text"] == summary_text(read_results(results), html)
+    line = notify_lines(folder)[-1]
+    assert (line["code"], line["success"], line["attempts"], line["status"]) == (
+        "AMR005I", True, 2, 200,
+    )  # fmt: skip
+    host = hook.url.split("/")[2]
+    assert line["host"] == host and line["html"] == str(html)
+    assert "/hook" not in json.dumps(line)  # the URL's path (a Slack hook's secret) is not kept
 
 
 def test_notify_without_a_webhook_fails_before_running(workdir, tmp_path):

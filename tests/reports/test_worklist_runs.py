@@ -58,7 +58,9 @@ def test_two_runs_a_day_apart_make_a_worklist(tmp_path):
 
     html_path, notebook = _report_run(root, RUN2)
 
+    assert re.fullmatch(rf"{REPORT}_{RUN2.start}_{RUN2.end}_\d{{8}}T\d{{6}}Z", html_path.stem)
     saved = read_results(html_path.with_suffix(".json"))
+    assert saved.run_id == html_path.stem == notebook.stem
     q = next(q for q in saved.queries if q.name == ROOT_QUERY)
     found = {f.key["user"]: (f.status, f.age_days, f.suppression, f.suppression_expired)
              for f in q.items}  # fmt: skip
