@@ -7,12 +7,10 @@ declares no key falls back to every column but the measure and event_date, and s
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from accessmon.reports.results import Finding
+from accessmon.reports.results import Finding, json_value
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -22,28 +20,6 @@ if TYPE_CHECKING:
 
 #: The order of a query's findings: new before persisting (the analyst's worklist).
 _STATUS_ORDER = {"new": 0, "persisting": 1, "resolved": 2}
-
-
-def json_value(value: Any) -> Any:
-    """A row value as JSON keeps it, the same in this run and when read back from the history
-    (so a key read from disk equals the key grouped now)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if value == value else None  # NaN has no JSON spelling
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): json_value(v) for k, v in value.items()}
-    return str(value)
 
 
 def key_id(key: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ The hashes, so that anyone can recompute them:
   the same again over the same files. The query as written is the results' `sql`.
 - `results_sha256`: sha256 of `results_digest_text(columns, rows)`: the JSON array
   `[columns, rows]`, rows in result order, values as the results JSON writes them
-  (`_json_value`: dates and times as ISO text, durations as seconds), no spaces after `,`
+  (`json_value`: dates and times as ISO text, durations as seconds), no spaces after `,`
   and `:`, non-ASCII escaped. Read back from the results JSON and serialised the same way
   it gives the same text:
 
@@ -31,7 +31,7 @@ import shlex
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from accessmon.reports.results import _json_value
+from accessmon.reports.results import json_value
 
 if TYPE_CHECKING:
     from accessmon.access.rbac import Policy
@@ -47,7 +47,7 @@ def sha256_text(text: str) -> str:
 
 def results_digest_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """The canonical text `results_sha256` hashes (see the module's docstring)."""
-    return json.dumps([list(columns), [list(r) for r in rows]], default=_json_value,
+    return json.dumps([list(columns), [list(r) for r in rows]], default=json_value,
                       separators=(",", ":"))  # fmt: skip
 
 

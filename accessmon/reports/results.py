@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -172,7 +173,7 @@ class ReportRun:
             "total_execution_time_in_millis": self.elapsed_ms,
             "failed_queries": sum(1 for q in self.queries if q.error),
         }
-        return json.dumps(doc, indent=1, default=_json_value)
+        return json.dumps(doc, indent=1, default=json_value)
 
     @classmethod
     def from_json(cls, text: str) -> ReportRun:
@@ -187,14 +188,26 @@ class ReportRun:
         return cls(**doc)
 
 
-def _json_value(value: Any) -> Any:
-    """Row values JSON does not know: dates as ISO text, durations as seconds."""
+def json_value(value: Any) -> Any:
+    """A row value as JSON keeps it, in the results file and the findings history alike, so a
+    key read back from disk equals the key grouped now (dates as ISO text, durations as
+    seconds, decimals as numbers)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if value == value else None  # NaN has no JSON spelling
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list | tuple):
+        return [json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
     return str(value)
 
 

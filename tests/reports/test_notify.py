@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 
 from accessmon.reports.notify import send, summary_text
@@ -14,20 +13,11 @@ from accessmon.reports.results import Finding, QueryOutcome, ReportRun, read_res
 from accessmon.session import Session
 from accessmon.storage import audit
 
-from ..alerts.conftest import webhook_server
+from ..alerts.conftest import _no_proxy, webhook_server  # noqa: F401 (autouse: no proxy)
 from ..conftest import run as cli
 
 NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
             "http_proxy": "", "HTTP_PROXY": "", "https_proxy": "", "HTTPS_PROXY": ""}  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch):
-    """The webhook is on 127.0.0.1, whatever proxy the machine has."""
-    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
 def project(folder: Path, store: Path, **report) -> Path:
