@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from accessmon.errors import AccessmonError
-from accessmon.reports.history import assign_statuses, read_history, run_path, window_days
+from accessmon.reports.history import (
+    assign_statuses,
+    read_history,
+    run_path,
+    stored_finding,
+    window_days,
+)
 from accessmon.reports.results import _RESULTS_SUFFIX, Finding, ReportRun, read_results
 from accessmon.reports.state import own_files
 from accessmon.window import Window
@@ -114,10 +120,7 @@ def load_diff(
 def _finding(f: Finding) -> dict[str, Any]:
     return {
         "status": f.status,
-        "key": f.key,
-        "measure": f.measure,
-        "first_seen": f.first_seen,
-        "last_seen": f.last_seen,
+        **stored_finding(f),
         "age_days": f.age_days,
         "suppression": f.suppression,
         "suppression_expired": f.suppression_expired,

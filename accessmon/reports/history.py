@@ -51,7 +51,8 @@ def run_path(output_dir: Path, run: ReportRun) -> Path:
     return history_path(output_dir, run.name, window_days(run.window))
 
 
-def _stored(f: Finding) -> dict[str, Any]:
+def stored_finding(f: Finding) -> dict[str, Any]:
+    """What the history keeps of a finding (`report diff` adds its status and marks)."""
     return {"key": f.key, "measure": f.measure, "first_seen": f.first_seen,
             "last_seen": f.last_seen}  # fmt: skip
 
@@ -63,7 +64,9 @@ def record(run: ReportRun) -> dict[str, Any]:
         "state": run.state,
         "generated_at": run.generated_at,
         "window": run.window,
-        "findings": {q.name: [_stored(f) for f in q.items] for q in run.queries if not q.error},
+        "findings": {
+            q.name: [stored_finding(f) for f in q.items] for q in run.queries if not q.error
+        },
         "errors": {q.name: q.error for q in run.queries if q.error},
     }
 
