@@ -37,8 +37,11 @@ SYSTEM_CONFIG = Path("/etc/accessmon/accessmon.yaml")
 #: config anyway, so it gives nothing away; where an administrator installed SYSTEM_CONFIG,
 #: nothing a user sets can move or hide it.
 SYSTEM_CONFIG_ENV = "ACCESSMON_SYSTEM_CONFIG"
-#: What only the system configuration says, when there is one (athena.data_limit is nested).
+#: What only the system configuration says, when there is one ...
 LOCKED_KEYS = ("rbac", "audit_log", "identity")
+#: ... and the settings inside a section that only it says: the Athena budget, and how long an
+#: analyst may accept a finding as a known exception.
+LOCKED_NESTED = (("athena", "data_limit"), ("report", "suppression_max_days"))
 
 #: The engines `engine:`, --engine and the magic's --engine take (accessmon.engines.ENGINES).
 EngineName = Literal["duckdb", "athena", "trino"]
@@ -432,17 +435,19 @@ def _lock(system: Path, sys_data: dict[str, Any], data: dict[str, Any], origins:
         data.pop(key, None)
         if key in sys_data:
             data[key] = sys_data[key]
-    if not isinstance(data.get("athena") or {}, Mapping):
-        return  # not a mapping: validation names it
-    athena = dict(data.get("athena") or {})
-    limit = (sys_data.get("athena") or {}).get("data_limit")
-    if athena.get("data_limit", limit) != limit:
-        log.warning("notice: athena.data_limit from your settings is ignored: %s sets it", system)
-    athena.pop("data_limit", None)
-    if limit is not None:
-        athena["data_limit"] = limit
-    if athena or "athena" in data:
-        data["athena"] = athena
+    for section, key in LOCKED_NESTED:
+        if not isinstance(data.get(section) or {}, Mapping):
+            continue  # not a mapping: validation names it
+        mine = dict(data.get(section) or {})
+        theirs = (sys_data.get(section) or {}).get(key)
+        if mine.get(key, theirs) != theirs:
+            log.warning("notice: %s.%s from your settings is ignored: %s sets it",
+                        section, key, system)  # fmt: skip
+        mine.pop(key, None)
+        if theirs is not None:
+            mine[key] = theirs
+        if mine or section in data:
+            data[section] = mine
 
 
 def load_config(

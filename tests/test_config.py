@@ -171,12 +171,13 @@ def test_system_configuration_fixes_roles_audit_log_identity_and_budget(tmp_path
     system = _system(
         tmp_path,
         "store: /srv/audit\nrbac: {resources: [./rbac.yaml]}\naudit_log: /var/log/am.jsonl\n"
-        "athena: {data_limit: 1000, workgroup: wg}\n",
+        "athena: {data_limit: 1000, workgroup: wg}\nreport: {suppression_max_days: 30}\n",
     )
     mine = tmp_path / "mine.yaml"
     mine.write_text(
         "store: ./mine\nrbac: {resources: []}\naudit_log: ./mine.jsonl\n"
         "identity: {source: any}\nathena: {data_limit: 0}\n"
+        "report: {suppression_max_days: 365, events_per_finding: 5}\n"
     )
     env = {"ACCESSMON_SYSTEM_CONFIG": str(system), "ACCESSMON_AUDIT_LOG": "env.jsonl"}
     with caplog.at_level("WARNING", logger="accessmon"):
@@ -186,10 +187,13 @@ def test_system_configuration_fixes_roles_audit_log_identity_and_budget(tmp_path
     assert cfg.audit_log == Path("/var/log/am.jsonl")
     assert cfg.identity.source is None  # the system's: the OS account
     assert (cfg.athena.data_limit, cfg.athena.workgroup) == (1000, "wg")
+    # how long a finding may be accepted is the machine's; how deep a drill-down, the analyst's
+    assert (cfg.report.suppression_max_days, cfg.report.events_per_finding) == (30, 5)
     assert cfg.store == tmp_path / "mine"  # what is not locked, the analyst still chooses
     notices = " ".join(r.getMessage() for r in caplog.records)
     assert "audit_log from the audit_log argument is ignored" in notices
     assert f"rbac from {mine} is ignored" in notices and "athena.data_limit" in notices
+    assert "report.suppression_max_days from your settings is ignored" in notices
 
 
 def test_system_configuration_errors_name_its_file_and_line(tmp_path):
