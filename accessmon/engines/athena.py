@@ -54,7 +54,7 @@ class AthenaEngine:
         return f"{quote_ident(self.settings.database)}.{quote_ident(self.settings.table)}"
 
     def render(self, query: CheckedQuery, window: Window) -> str:
-        return trino_sql(query.tree, query.views, self.table, window)
+        return trino_sql(query, self.table, window)
 
     # -- AWS ------------------------------------------------------------------------------
 

@@ -95,8 +95,11 @@ class DuckDBEngine:
         refuse_unfaithful(query.tree, sql=query.sql)
         views = all_views()
         tree = query.tree.copy()
-        parsed = use_parsed_instants(tree, query.views) if self.config.duckdb.cache else {}
-        if self.config.duckdb.cache:
+        # the cache keeps the views' columns, not the events' JSON: a query reading the hidden
+        # `event_data` reads the store's files, as with the cache off
+        use_cache = self.config.duckdb.cache and not query.raw
+        parsed = use_parsed_instants(tree, query.views) if use_cache else {}
+        if use_cache:
             plan = cache.plan(self.store, window.start, window.end, query.views)
         else:
             files = store_mod.files_between(self.store, window.start, window.end)
@@ -123,7 +126,7 @@ class DuckDBEngine:
                     f"SELECT * FROM read_parquet({path_list([path])}) WHERE event_date IN ({dates})"
                 )
             if plan.stale or not parts:
-                parts.append(duckdb_view(views[name], source, window))
+                parts.append(duckdb_view(views[name], source, window, raw=query.raw))
             body = " UNION ALL BY NAME ".join(parts)
             hidden = [
                 INSTANT_PREFIX + c

@@ -51,7 +51,7 @@ class TrinoEngine:
         return ".".join(quote_ident(str(v)) for v in parts.values())
 
     def render(self, query: CheckedQuery, window: Window) -> str:
-        return trino_sql(query.tree, query.views, self.table, window)
+        return trino_sql(query, self.table, window)
 
     # -- the client -----------------------------------------------------------------------
 

@@ -164,9 +164,12 @@ def duckdb_empty_events() -> str:
     )
 
 
-def duckdb_view(view: View, source: str, window: Window, parse_once: bool = False) -> str:
+def duckdb_view(
+    view: View, source: str, window: Window, parse_once: bool = False, raw: bool = False
+) -> str:
     """The view over `source`. Queries parse per column, like Teleport, so unused columns
-    cost nothing; the cache, which needs every column, parses each event once."""
+    cost nothing; the cache, which needs every column, parses each event once. With `raw`,
+    the hidden `event_data` column comes last (see sql.raw_event)."""
     where = (
         f" FROM {source} AS events WHERE event_type = {quote_literal(view.event_type)}"
         f" AND event_date BETWEEN DATE {quote_literal(window.start.isoformat())}"
@@ -176,6 +179,7 @@ def duckdb_view(view: View, source: str, window: Window, parse_once: bool = Fals
         cols = [duckdb_column(c) for c in view.columns]
         cols += [f"CAST(NULL AS TIMESTAMP) AS {quote_ident(INSTANT_PREFIX + name)}"
                  for name in view.instant_columns]  # fmt: skip
+        cols += ["event_data"] if raw else []
         return f"SELECT {', '.join(cols)}{where}"
     cols = ", ".join(duckdb_column(c, "j", guard=False) for c in view.columns)
     for name in unfit_columns(view):  # raised when a query reads the column: see above
@@ -199,9 +203,10 @@ def trino_column(col: Column) -> str:
     return f"CAST(json_extract(event_data, {path}) AS {col.type}) AS {quote_ident(col.name)}"
 
 
-def trino_view(view: View, table: str, window: Window) -> str:
-    """Teleport's view body, with explicit dates so Athena prunes partitions."""
-    cols = ", ".join(trino_column(c) for c in view.columns)
+def trino_view(view: View, table: str, window: Window, raw: bool = False) -> str:
+    """Teleport's view body, with explicit dates so Athena prunes partitions; with `raw`,
+    the hidden `event_data` column comes last (see sql.raw_event)."""
+    cols = ", ".join([*(trino_column(c) for c in view.columns), *(["event_data"] if raw else [])])
     return (
         f"SELECT {cols} FROM {table}"
         f" WHERE event_type = {quote_literal(view.event_type)}"

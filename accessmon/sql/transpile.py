@@ -5,6 +5,7 @@ Each rewrite is a sqlglot transform over one node; `TRANSFORMS` lists them per d
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
@@ -13,6 +14,9 @@ from accessmon.sql import trino_arrays, trino_time
 from accessmon.sql.render import INSTANT_PREFIX, duckdb_utc_instant, quote_ident, trino_view
 from accessmon.sql.views import all_views
 from accessmon.window import Window
+
+if TYPE_CHECKING:
+    from accessmon.sql.validate import CheckedQuery
 
 
 def _trino_date_diff_to_duckdb(node: exp.Expression) -> exp.Expression:
@@ -179,9 +183,9 @@ def with_views(tree: exp.Query, view_sql: Mapping[str, str], dialect: str) -> st
     return "WITH " + ("RECURSIVE " if recursive else "") + ",\n".join(ctes) + "\n" + body
 
 
-def trino_sql(tree: exp.Query, views: Collection[str], table: str, window: Window) -> str:
+def trino_sql(query: CheckedQuery, table: str, window: Window) -> str:
     """The SQL a Trino runs, Athena's or one's own: each view the query names, over Teleport's
     `table` (already quoted) and the window's partitions, then the query, in Trino's dialect."""
     defined = all_views()
-    view_sql = {name: trino_view(defined[name], table, window) for name in views}
-    return with_views(tree, view_sql, "trino")
+    view_sql = {name: trino_view(defined[name], table, window, query.raw) for name in query.views}
+    return with_views(query.tree, view_sql, "trino")

@@ -24,6 +24,7 @@ from sqlglot.tokens import TokenType
 
 from accessmon.errors import QueryError
 from accessmon.names import did_you_mean
+from accessmon.sql.raw_event import RAW_COLUMN, expand_view_stars, reads_raw
 from accessmon.sql.views import all_views
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -117,6 +118,8 @@ class CheckedQuery:
     sql: str
     tree: exp.Query
     views: tuple[str, ...]
+    #: whether the query names the views' hidden column `event_data` (see sql.raw_event)
+    raw: bool = False
     #: time.monotonic() when validation began: the engine's timeout counts from here
     started: float = field(default_factory=time.monotonic, compare=False)
 
@@ -281,7 +284,10 @@ def _check_query(sql: str, started: float) -> CheckedQuery:
     check_generated_sizes(tree)
     views = _check_tables(tree)
     _check_columns(tree, views)
-    return CheckedQuery(sql=sql, tree=tree, views=views, started=started)
+    raw = reads_raw(tree)
+    if raw:
+        expand_view_stars(tree, {v.name: v.column_names for v in all_views().values()})
+    return CheckedQuery(sql=sql, tree=tree, views=views, raw=raw, started=started)
 
 
 def _canonical_names(tree: exp.Query) -> None:
@@ -470,7 +476,10 @@ _UNRESOLVED = re.compile(r"Column '([^']+)' could not be resolved(?:\. Line: (\d
 @cache
 def _schema() -> MappingSchema:
     """The views as sqlglot's schema, built once: normalising it costs more than a query."""
-    views = {v.name: {c.name: c.type for c in v.columns} for v in all_views().values()}
+    views = {
+        v.name: {c.name: c.type for c in v.columns} | {RAW_COLUMN: "varchar"}
+        for v in all_views().values()
+    }
     return MappingSchema(views, dialect=DIALECT)
 
 
@@ -485,7 +494,7 @@ def _check_columns(tree: exp.Query, views: tuple[str, ...]) -> None:
         if not m:
             raise QueryError(str(e).split(". Line:")[0]) from None
         column = m.group(1)
-        names = [c for v in views for c in all_views()[v].column_names]
+        names = [c for v in views for c in (*all_views()[v].column_names, RAW_COLUMN)]
         where = ", ".join(views) or "the query"
         suffixed = [n for n in names if n.endswith("_" + column.lower())]
         hint = (

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from accessmon.errors import AccessmonError, QueryError
 from accessmon.names import did_you_mean
 from accessmon.sql.examples import get_example, load_examples
+from accessmon.sql.raw_event import RAW_COLUMN
 from accessmon.ui.frames import (
     chart_defaults,
     chart_figure,
@@ -158,10 +159,11 @@ class Editor:
 
     @_recorded(clear=False)
     def views_catalog(self) -> dict[str, tuple[View, list[tuple[str, str]]]]:
-        """Each view the analyst may list, with its (column, type) pairs: the views browser
-        searches and describes these, and the SQL box completes from them."""
+        """Each view the analyst may list, with its (column, type) pairs, the hidden
+        `event_data` last: the views browser searches and describes these, and the SQL box
+        completes from them."""
         return {
-            name: (view, [(c.name, c.type) for c in view.columns])
+            name: (view, [*((c.name, c.type) for c in view.columns), (RAW_COLUMN, "varchar")])
             for name, view in self.session.views().items()
         }
 

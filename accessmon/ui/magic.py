@@ -35,6 +35,7 @@ from IPython.core.magic_arguments import argument, kwds, magic_arguments
 
 from accessmon.config import ENGINE_NAMES
 from accessmon.errors import AccessmonError, MissingStore
+from accessmon.sql.raw_event import RAW_COLUMN
 
 if TYPE_CHECKING:
     from accessmon.session import Session
@@ -197,7 +198,7 @@ class AccessmonMagics(Magics):
                 views = session.views()
                 self._completion_views = (
                     session,
-                    {n: [c.name for c in v.columns] for n, v in views.items()},
+                    {n: [*v.column_names, RAW_COLUMN] for n, v in views.items()},
                 )
             return self._completion_views[1]
         except (AccessmonError, _Help):

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from accessmon.errors import AccessmonError
 from accessmon.reports import charts
+from accessmon.sql.raw_event import RAW_COLUMN, RAW_NOTE
 from accessmon.ui.editor import EXPORT_FORMATS, PRESETS, Editor
 from accessmon.ui.frames import GRID_ROWS, chart_defaults, grid_frame, row_json
 from accessmon.ui.notices import notices_to
@@ -346,10 +347,11 @@ def matching_views(views: dict[str, tuple[Any, list[tuple[str, str]]]], text: st
 
 def view_info_html(editor: QueryEditor, name: str) -> str:
     """What `accessmon schema VIEW` says of a view: description, event type and codes."""
-    view, columns = editor.views_catalog()[name]
+    view, _ = editor.views_catalog()[name]
     return (
         f"{html.escape(view.description)}<br>event <code>{html.escape(view.event_type)}</code>, "
-        f"codes <code>{html.escape(view.codes)}</code>, {len(columns)} columns"
+        f"codes <code>{html.escape(view.codes)}</code>, {len(view.columns)} columns; "
+        f"hidden <code>{RAW_COLUMN}</code>: {html.escape(RAW_NOTE)}"
     )
 
 

@@ -139,6 +139,19 @@ def test_editor_row_click_shows_the_row_as_json(lab, page):
     e2e.expect(shown).to_contain_text(re.compile(r'"n"\s*:'), timeout=e2e.UI_TIMEOUT)
 
 
+def test_editor_row_json_shows_the_raw_event_a_query_selects(lab, page):
+    panel = open_editor(page, lab)
+    sql = "SELECT user, event_data FROM session_start ORDER BY event_time LIMIT 5"
+    results = run_typed_query(page, panel, sql)
+    results.locator("table.dataTable tbody tr").filter(visible=True).first.click()
+    shown = panel.locator(f"{EDITOR} .am-row-json")
+    e2e.expect_state(panel, shown, timeout=e2e.UI_TIMEOUT)
+    # the whole event, as a document: its own keys, nested, not one quoted string
+    e2e.expect(shown).to_contain_text(re.compile(r'"event_data"\s*:\s*\{'), timeout=e2e.UI_TIMEOUT)
+    e2e.expect(shown).to_contain_text(re.compile(r'"addr\.remote"\s*:'), timeout=e2e.UI_TIMEOUT)
+    e2e.expect(shown).to_contain_text(re.compile(r'"code"\s*:\s*"T2000I"'), timeout=e2e.UI_TIMEOUT)
+
+
 def test_editor_has_results_chart_and_export_tabs(lab, page):
     panel = open_editor(page, lab)
     for title in ("Results", "Chart", "Export"):

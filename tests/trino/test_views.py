@@ -90,3 +90,24 @@ def test_a_value_the_type_cannot_hold_fails_on_both(
 @pytest.fixture(params=[True, False], ids=["cache", "json"])
 def cache(request) -> bool:
     return request.param
+
+
+#: The hidden `event_data` column (sql.raw_event): named, it is the stored event on both
+#: engines; `*` leaves it out on both, joins and JSON functions over it included.
+RAW = [
+    "SELECT uid, event_data FROM session_start",
+    "SELECT *, event_data FROM exec",
+    "SELECT s.*, e.event_data FROM session_start s JOIN session_start e ON s.uid = e.uid",
+    "SELECT uid, json_extract_scalar(event_data, '$.identity.user') AS u FROM cert_create",
+    "SELECT count(*) AS n FROM user_login WHERE event_data LIKE '%\"success\":true%'",
+]
+
+
+@pytest.mark.parametrize("sql", RAW)
+def test_the_hidden_event_data_is_the_same_on_duckdb_and_on_trino(
+    sql, duckdb_session, athena_session, trino_query
+):
+    sessions = (duckdb_session, athena_session, trino_query)
+    assert assert_same_answer(sql, WINDOW, *sessions) >= 1
+    columns, _, _ = run_both(sql, WINDOW, *sessions)
+    assert columns.count("event_data") == (0 if "count(*)" in sql or "json_" in sql else 1)

@@ -15,6 +15,7 @@ from accessmon.ui.cli.common import format_option, global_options, session_from_
 @global_options
 def schema(view: str | None, fmt: str) -> None:
     """List the views, or one view's columns and types."""
+    from accessmon.sql.raw_event import RAW_COLUMN, RAW_NOTE
     from accessmon.sql.views import WIDENED, get_view
 
     allowed = session_from_options().views()
@@ -35,6 +36,7 @@ def schema(view: str | None, fmt: str) -> None:
                     )
                     for c in v.columns
                 ],
+                "hidden_columns": [{"name": RAW_COLUMN, "type": "varchar", "note": RAW_NOTE}],
             }
             for v in views
         ]
@@ -49,9 +51,11 @@ def schema(view: str | None, fmt: str) -> None:
             widened = WIDENED.get((v.name, c.name))
             note = f"  (widened: {widened[0]} in Teleport; {widened[1]})" if widened else ""
             click.echo(f"  {c.name:<{width}}  {c.type}{note}")
+        click.echo(f"  {RAW_COLUMN:<{width}}  varchar  (hidden: {RAW_NOTE})")
         return
     for v in views:
         click.echo(f"{v.name:<32} {v.event_type:<32} {len(v.columns)} columns")
+    click.echo(f"every view also has the hidden column {RAW_COLUMN}: {RAW_NOTE}")
     widened = [f"{name}.{column}" for name, column in WIDENED if name in allowed]
     if widened:
         click.echo(
