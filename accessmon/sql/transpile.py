@@ -163,12 +163,54 @@ TRANSFORMS = {
 }
 
 
+def _leftmost_select(tree: exp.Expression) -> exp.Select | None:
+    while isinstance(tree, exp.SetOperation | exp.Subquery):
+        tree = tree.this
+    return tree if isinstance(tree, exp.Select) else None
+
+
+def _star_width(select: exp.Select) -> int | None:
+    """How many columns a bare `*` stands for, when every relation is a view."""
+    own = {cte.alias_or_name.lower() for cte in select.root().find_all(exp.CTE)}
+    from_ = select.args.get("from_") or select.args.get("from")
+    width = 0
+    for node in [from_, *(select.args.get("joins") or [])]:
+        source = node.this if node is not None else None
+        if not isinstance(source, exp.Table) or source.name.lower() in own:
+            return None
+        width += len(all_views()[source.name.lower()].columns)
+    return width
+
+
+def _trino_output_names(tree: exp.Query) -> None:
+    """Trino names an output column that is no column reference `_col<position>`; DuckDB
+    names it after its text (`count_star()`), so headers, CSV and charts would differ."""
+    select = _leftmost_select(tree)
+    if select is None:
+        return
+    position = 0
+    for item in list(select.expressions):
+        if isinstance(item, exp.Star):
+            width = _star_width(select)
+            if width is None:  # the positions after it are not known without running it
+                return
+            position += width
+            continue
+        if isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
+            return
+        if not isinstance(item, exp.Alias | exp.Column | exp.Dot):
+            item.replace(exp.alias_(item.copy(), f"_col{position}", quoted=True))
+        position += 1
+
+
 def with_views(tree: exp.Query, view_sql: Mapping[str, str], dialect: str) -> str:
     """`WITH <views...>, <the query's own CTEs> <query>` in the target dialect.
 
     Views come first so the query's CTEs can read them; its own WITH keeps its order.
     """
     tree = tree.copy()
+    if dialect == "duckdb":
+        _trino_output_names(tree)
     for transform in TRANSFORMS.get(dialect, []):
         tree = tree.transform(transform, copy=False)
     own = tree.args.get("with_") or tree.args.get("with")

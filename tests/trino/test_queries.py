@@ -56,3 +56,21 @@ def test_builtin_rule_queries(sql, days, duckdb_session, athena_session, trino_q
     own = Window.between(END - dt.timedelta(days=days - 1), END)
     for window in (own, WINDOW):
         assert_same_answer(sql, window, duckdb_session, athena_session, trino_query)
+
+
+#: Output columns with no name of their own: Trino calls them `_col<position>`, which the
+#: headers, CSV, charts and report columns show (`run_both` compares the names).
+UNNAMED = [
+    "SELECT user, count(*), max(event_time) FROM session_start GROUP BY user",
+    "SELECT *, length(login) FROM session_start",
+    "SELECT s.login, CAST(s.ei AS varchar), upper(s.user) FROM session_start s",
+    "SELECT count(*) FROM exec UNION ALL SELECT count(*) FROM session_start",
+    "SELECT DISTINCT lower(user) FROM (SELECT user FROM exec) AS t",
+]
+
+
+@pytest.mark.parametrize("sql", UNNAMED)
+def test_unnamed_columns_are_named_as_trino_names_them(
+    sql, duckdb_session, athena_session, trino_query
+):
+    assert assert_same_answer(sql, WINDOW, duckdb_session, athena_session, trino_query) > 0
