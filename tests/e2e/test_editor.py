@@ -140,9 +140,24 @@ def test_editor_row_click_shows_the_row_as_json(lab, page):
 
 
 def test_editor_row_json_shows_the_raw_event_a_query_selects(lab, page):
+    """The hidden `event_data` column, inserted from the views browser at the cursor, run with
+    Shift+Enter, and read unfolded in the row's JSON."""
     panel = open_editor(page, lab)
-    sql = "SELECT user, event_data FROM session_start ORDER BY event_time LIMIT 5"
-    results = run_typed_query(page, panel, sql)
+    head, tail = "SELECT user, ", " FROM session_start ORDER BY event_time LIMIT 5"
+    type_sql(page, panel, head + tail)
+    page.keyboard.press("Home")
+    for _ in range(len(head)):
+        page.keyboard.press("ArrowRight")
+    panel.locator(f"{EDITOR} .am-views select").select_option("session_start")
+    panel.locator(f"{EDITOR} .am-columns select").select_option("event_data")
+    panel.locator(f"{EDITOR} .am-insert-column").click()
+    box = panel.locator(f"{EDITOR} .am-sql .cm-content")
+    e2e.expect(box).to_have_text(head + "event_data" + tail, timeout=e2e.UI_TIMEOUT)
+    box.click()
+    page.keyboard.press("End")
+    page.keyboard.press("Shift+Enter")
+    results = panel.locator(f"{EDITOR} .am-results")
+    e2e.expect_state(panel, results.locator("table.dataTable thead th", has_text="event_data"))
     results.locator("table.dataTable tbody tr").filter(visible=True).first.click()
     shown = panel.locator(f"{EDITOR} .am-row-json")
     e2e.expect_state(panel, shown, timeout=e2e.UI_TIMEOUT)
