@@ -149,7 +149,7 @@ def test_editor_row_json_shows_the_raw_event_a_query_selects(lab, page):
     for _ in range(len(head)):
         page.keyboard.press("ArrowRight")
     panel.locator(f"{EDITOR} .am-views select").select_option("session_start")
-    panel.locator(f"{EDITOR} .am-columns select").select_option("event_data")
+    panel.locator(f"{EDITOR} .am-columns select").select_option(label="event_data (varchar)")
     panel.locator(f"{EDITOR} .am-insert-column").click()
     box = panel.locator(f"{EDITOR} .am-sql .cm-content")
     e2e.expect(box).to_have_text(head + "event_data" + tail, timeout=e2e.UI_TIMEOUT)
