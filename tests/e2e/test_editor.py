@@ -244,8 +244,10 @@ def test_editor_sql_box_highlights_completes_and_inserts_at_the_cursor(lab, page
     assert keyword and keyword != dict(colors)["(line)"], colors  # SQL highlighting
 
     search = panel.locator(f"{EDITOR} .am-search input")
-    search.fill("T2000I")
     views = panel.locator(f"{EDITOR} .am-views select option")
+    search.fill("client_ip")  # a column's name finds its view
+    e2e.expect(views).to_have_text(["cert_create"], timeout=e2e.UI_TIMEOUT)
+    search.fill("T2000I")  # an event code finds its view
     e2e.expect(views).to_have_text(["session_start"], timeout=e2e.UI_TIMEOUT)
     panel.locator(f"{EDITOR} .am-views select").select_option("session_start")
     info = panel.locator(f"{EDITOR} .am-view-info")
