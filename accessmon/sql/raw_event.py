@@ -36,14 +36,14 @@ def expand_view_stars(tree: exp.Query, columns: Mapping[str, tuple[str, ...]]) -
     selects, whose own stars are spelled out the same way."""
     own = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for select in list(tree.find_all(exp.Select)):
-        sources = _sources(select)
+        sources = relations(select)
         views = {alias: name for alias, name in sources if name is not None and name not in own}
         if not views:
             continue
         expanded: list[exp.Expression] = []
         for item in select.expressions:
             if isinstance(item, exp.Star):
-                expanded += _all_sources(sources, views, columns, qualify=len(sources) > 1)
+                expanded += _allrelations(sources, views, columns, qualify=len(sources) > 1)
             elif isinstance(item, exp.Column) and isinstance(item.this, exp.Star):
                 alias = item.table.lower()
                 if alias in views:
@@ -55,7 +55,7 @@ def expand_view_stars(tree: exp.Query, columns: Mapping[str, tuple[str, ...]]) -
         select.set("expressions", expanded)
 
 
-def _sources(select: exp.Select) -> list[tuple[str, str | None]]:
+def relations(select: exp.Select) -> list[tuple[str, str | None]]:
     """The relations of a SELECT's FROM and JOINs, in order: (alias, table name or None)."""
     found: list[tuple[str, str | None]] = []
     from_ = select.args.get("from_") or select.args.get("from")
@@ -73,7 +73,7 @@ def _view_columns(alias: str, names: tuple[str, ...], qualify: bool) -> list[exp
     return [exp.column(n, table=alias if qualify else None, quoted=True) for n in names]
 
 
-def _all_sources(
+def _allrelations(
     sources: list[tuple[str, str | None]],
     views: Mapping[str, str],
     columns: Mapping[str, tuple[str, ...]],

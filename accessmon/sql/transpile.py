@@ -11,6 +11,7 @@ import sqlglot
 from sqlglot import exp
 
 from accessmon.sql import trino_arrays, trino_time
+from accessmon.sql.raw_event import relations
 from accessmon.sql.render import INSTANT_PREFIX, duckdb_utc_instant, quote_ident, trino_view
 from accessmon.sql.views import all_views
 from accessmon.window import Window
@@ -172,13 +173,11 @@ def _leftmost_select(tree: exp.Expression) -> exp.Select | None:
 def _star_width(select: exp.Select) -> int | None:
     """How many columns a bare `*` stands for, when every relation is a view."""
     own = {cte.alias_or_name.lower() for cte in select.root().find_all(exp.CTE)}
-    from_ = select.args.get("from_") or select.args.get("from")
     width = 0
-    for node in [from_, *(select.args.get("joins") or [])]:
-        source = node.this if node is not None else None
-        if not isinstance(source, exp.Table) or source.name.lower() in own:
+    for _, name in relations(select):
+        if name is None or name in own:
             return None
-        width += len(all_views()[source.name.lower()].columns)
+        width += len(all_views()[name].columns)
     return width
 
 

@@ -135,3 +135,24 @@ def test_the_cli_prints_event_data_and_schema_names_the_hidden_column(store, tmp
     )
     assert [c["name"] for c in doc["hidden_columns"]] == ["event_data"]
     assert "event_data" not in [c["name"] for c in doc["columns"]]
+
+
+@pytest.mark.parametrize(
+    ("sql", "names"),
+    [
+        ("SELECT login, count(*), max(event_time) FROM session_start GROUP BY login",
+         ["login", "_col1", "_col2"]),
+        ("SELECT count(*) FROM exec UNION ALL SELECT count(*) FROM session_start", ["_col0"]),
+        ("SELECT s.login, upper(s.user) AS u, length(s.login) FROM session_start s",
+         ["login", "u", "_col2"]),
+    ],
+)  # fmt: skip
+def test_unnamed_columns_are_named_by_position_as_trino_names_them(store, sql, names):
+    """tests/trino/test_queries.py checks the same names on a real Trino."""
+    assert list(_session(store).query(sql, WINDOW).columns) == names
+
+
+def test_an_unnamed_column_after_a_star_counts_the_views_columns(store):
+    width = len(get_view("session_start").columns)
+    frame = _session(store).query("SELECT *, length(login) FROM session_start", WINDOW)
+    assert list(frame.columns)[-1] == f"_col{width}"
