@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 import sqlglot
 from sqlglot import exp
 
-from accessmon.sql import trino_arrays, trino_json, trino_time
+from accessmon.sql import trino_arrays, trino_json, trino_numbers, trino_time
 from accessmon.sql.render import INSTANT_PREFIX, duckdb_utc_instant, quote_ident, trino_view
 from accessmon.sql.views import all_views
 from accessmon.window import Window
@@ -149,6 +149,7 @@ def _trino_date_results_to_duckdb(node: exp.Expression) -> exp.Expression:
 TRANSFORMS = {
     "duckdb": [
         *trino_json.TRANSFORMS,  # first: trino_time's JSON steps leave its calls alone
+        *trino_numbers.TRANSFORMS,  # on Trino's functions, as the type pass knows them
         *trino_time.TRANSFORMS,
         _trino_instant_pairs_to_duckdb,
         _trino_date_diff_to_duckdb,

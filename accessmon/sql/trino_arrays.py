@@ -14,7 +14,7 @@ from collections.abc import Callable
 import sqlglot
 from sqlglot import exp
 
-from accessmon.sql.trino_numbers import TRIGGERS, trino_numbers_to_duckdb, typed_twins
+from accessmon.sql.trino_numbers import typed_twins
 
 #: Trino function -> what to use instead on the local engine (see fidelity.NOT_LOCAL): the
 #: functions DuckDB lacks, or has with another meaning, and that have no rewrite here.
@@ -445,7 +445,6 @@ def _trino_max_by_to_duckdb(node: exp.Expression) -> exp.Expression:
 #: Each rewrite, and what in a query makes it worth a pass over the tree: node types, or
 #: the names of calls sqlglot does not know.
 _PASSES: list[tuple[Callable[[exp.Expression], exp.Expression], tuple[type | str, ...]]] = [
-    (trino_numbers_to_duckdb, TRIGGERS),
     (_trino_subscripts_to_duckdb, (exp.Bracket,)),
     (_trino_count_if_to_duckdb, (exp.CountIf,)),
     (_trino_approx_distinct_to_duckdb, (exp.ApproxDistinct,)),

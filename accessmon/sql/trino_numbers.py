@@ -16,6 +16,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from accessmon.sql.validate import DIALECT, _schema
 
@@ -44,12 +45,40 @@ def typed_twins(
         typed = qualify(node.copy(), schema=_schema(), dialect=DIALECT, quote_identifiers=False,
                         identify=False, validate_qualify_columns=False)  # fmt: skip
         annotate_types(typed, schema=_schema(), dialect=DIALECT)
+        _link_sources(typed)
     except (SqlglotError, KeyError, ValueError):
         return None
     twins = list(typed.find_all(*kinds))
     if [type(n) for n in twins] != [type(n) for n in originals]:
         return None
     return list(reversed(list(zip(originals, twins, strict=True))))
+
+
+_SOURCE = "trino_source"
+
+
+def _link_sources(typed: exp.Expression) -> None:
+    """Mark each column read from a CTE or subquery with the expressions it selects there
+    (each branch of a UNION): sqlglot types `1.5` as a double, so a CTE's `ei * 1.5 AS x`
+    would make `avg(x)` a double's; decimal_type follows the mark instead."""
+    for scope in traverse_scope(typed):
+        for column in scope.columns:
+            source = scope.sources.get(column.table)
+            if not isinstance(source, Scope):
+                continue
+            query = source.expression
+            branches = [query]
+            while branches and isinstance(branches[0], exp.SetOperation):
+                top = branches.pop(0)
+                branches[:0] = [top.left, top.right]
+            if not all(isinstance(b, exp.Select) for b in branches):
+                continue
+            names = [p.alias_or_name for p in branches[0].selects]  # the first names them
+            if names.count(column.name) != 1:
+                continue
+            at = names.index(column.name)
+            if all(len(b.selects) == len(names) for b in branches):
+                column.meta[_SOURCE] = [b.selects[at].unalias() for b in branches]
 
 
 def _literal_decimal(text: str) -> Decimal | None:
@@ -94,10 +123,25 @@ def decimal_type(node: exp.Expression) -> Decimal | None:
     if isinstance(node, exp.Sum):
         x = decimal_type(node.this)
         return (_MAX, x[1]) if x else None
+    if isinstance(node, exp.Column) and _SOURCE in node.meta:
+        return _common(node.meta[_SOURCE])
     if node.type is not None and node.type.is_type(exp.DataType.Type.DECIMAL):
         params = [int(p.this.this) for p in node.type.expressions if p.this.is_int]
         return (params[0], params[1]) if len(params) == 2 else None
     return None
+
+
+def _common(sources: list[exp.Expression]) -> Decimal | None:
+    """The decimal a column read from a CTE, subquery or UNION has: Trino's common super type
+    of its branches, if one is a decimal and the others decimals or integers."""
+    decimals = [decimal_type(p) for p in sources]
+    if all(d is None for d in decimals):
+        return None
+    types = [d or _operand(p) for d, p in zip(decimals, sources, strict=True)]
+    if any(t is None for t in types):
+        return None
+    scale = max(t[1] for t in types if t)
+    return min(_MAX, max(t[0] - t[1] for t in types if t) + scale), scale
 
 
 def _operand(node: exp.Expression) -> Decimal | None:
@@ -267,5 +311,6 @@ def trino_numbers_to_duckdb(node: exp.Expression) -> exp.Expression:
     return node
 
 
-#: What in a query makes the pass worth running.
-TRIGGERS: tuple[type, ...] = (*_KINDS, exp.Literal, exp.Cast, exp.TryCast)
+#: Applied before trino_time's rewrites, so the type pass sees Trino's own functions
+#: (date_diff is a bigint; its DuckDB rewrite has no type sqlglot knows).
+TRANSFORMS = [trino_numbers_to_duckdb]

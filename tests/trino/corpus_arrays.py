@@ -445,6 +445,21 @@ def _cases() -> list[Case]:
         ),
         c("decimal_text", "SELECT 0.0000001, CAST(7.0 / 2 AS varchar), CAST(1.10 * 3 AS varchar)"),
         c("decimal_double", "SELECT 1.5 * 2.5e0, 7.0 / 2e0, 7.0 / 2 + 0.5e0"),
+        c(
+            "decimal_cte",
+            "WITH t AS (SELECT uid, user, ei * 1.5 AS z FROM session_start) "
+            "SELECT user, avg(z), sum(z) / 4, max(z) / 7 FROM t GROUP BY user",
+        ),
+        c(
+            "decimal_union",
+            "SELECT avg(v), sum(v) / 3 FROM (SELECT 1.5 AS v UNION ALL SELECT 2.25 UNION ALL SELECT 2)",
+        ),
+        c(
+            "decimal_function_div",
+            "SELECT uid, cardinality(argv) / 2.0, length(program) / 3.0, "
+            "date_diff('second', event_time, event_time + INTERVAL '3' SECOND) / 2.0 "
+            "FROM session_command",
+        ),
         c("decimal_div_zero", "SELECT 7.0 / (ei - ei) FROM session_start", fails=True),
         c(
             "decimal_avg_window",
