@@ -163,7 +163,8 @@ def _trino_arrays_overlap_to_duckdb(node: exp.Expression) -> exp.Expression:
 _MAP_MAKERS = ("histogram", "map_agg", "map", "map_from_entries", "multimap_agg")
 
 
-def _is_map(node: exp.Expression) -> bool:
+def is_map(node: exp.Expression) -> bool:
+    """Whether an expression makes a map (by its call; no type pass)."""
     if isinstance(node, exp.Map | exp.VarMap | exp.MapFromEntries):
         return True
     return isinstance(node, exp.Anonymous) and node.name.lower() in _MAP_MAKERS
@@ -172,7 +173,7 @@ def _is_map(node: exp.Expression) -> bool:
 def _trino_map_cardinality_to_duckdb(node: exp.Expression) -> exp.Expression:
     """cardinality(map) is a bigint; sqlglot writes array_length, which DuckDB has only for
     lists. Runs before the map makers are rewritten, so it still sees them by name."""
-    if isinstance(node, exp.ArraySize) and _is_map(node.this):
+    if isinstance(node, exp.ArraySize) and is_map(node.this):
         inner = _inner(node.this, _trino_map_cardinality_to_duckdb)
         return _fill("CAST(cardinality(__m) AS BIGINT)", m=inner)
     return node
@@ -239,7 +240,7 @@ def _is_array(node: exp.Expression) -> bool:
 def _checked_element_at(original: exp.Bracket, twin: exp.Bracket) -> None:
     """element_at(a, 0) fails on Trino ("SQL array indices start at 1"), where DuckDB's a[0]
     is NULL; a NULL array stays NULL. A map's key 0 is only a key."""
-    if len(original.expressions) != 1 or _is_map(original.this):
+    if len(original.expressions) != 1 or is_map(original.this):
         return
     if not (_is_array(twin.this) or twin.this.type is None or twin.this.type.is_type("unknown")):
         return
@@ -279,7 +280,7 @@ def _checked_subscript(original: exp.Bracket, twin: exp.Bracket) -> None:
             a=original.this,
             b=original,
         )
-    elif _is_map(original.this):
+    elif is_map(original.this):
         check = _fill(
             "CASE WHEN (__k) IS NOT NULL AND NOT map_contains(__m, __k) "
             "THEN error('Key not present in map') ELSE __b END",

@@ -265,7 +265,21 @@ NOT_LOCAL_USES = [
         ),
         "use avg(CAST(x AS double)) OVER (...),",
     ),
+    (
+        "round of a decimal to digits that are not a constant",
+        lambda node: (
+            isinstance(node, exp.Round)
+            and node.args.get("decimals") is not None
+            and not _constant(node.args["decimals"])
+            and has_decimal(node.this)
+        ),
+        "use round(CAST(x AS double), n),",
+    ),
 ]
+
+
+def _constant(node: exp.Expression) -> bool:
+    return node.is_int or (isinstance(node, exp.Neg) and node.this.is_int)
 
 
 def _is_integer(node: exp.Expression) -> bool:

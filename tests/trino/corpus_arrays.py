@@ -460,6 +460,7 @@ def _cases() -> list[Case]:
             "date_diff('second', event_time, event_time + INTERVAL '3' SECOND) / 2.0 "
             "FROM session_command",
         ),
+        c("decimal_round_digits_column", "SELECT round(1.55, ei) FROM session_start"),
         c("decimal_div_zero", "SELECT 7.0 / (ei - ei) FROM session_start", fails=True),
         c(
             "decimal_avg_window",

@@ -223,6 +223,7 @@ CASES: list[tuple[str, str]] = [
     ('json_extract_parsed_object', 'SELECT json_extract(json_parse(\'{"o":{"user":"\' || "user" || \'","login":"\' || coalesce(login, \'\') || \'"}}\'), \'$.o\') AS v FROM session_start'),
     ('json_extract_array_of_objects_kept', 'SELECT json_extract(\'[{"u":"\' || "user" || \'","l":2}, {"b":1,"a":2}]\', \'$\') AS v FROM session_start'),
     ('json_format_extract_object', 'SELECT json_format(json_extract(\'{"o":{"user":"\' || "user" || \'","a":[1, 2]}}\', \'$.o\')) AS v FROM session_start'),
+    ('json_cast_map', "SELECT json_format(CAST(MAP(ARRAY['zz', coalesce(login, 'none')], ARRAY[1, 2]) AS json)) AS v FROM session_start"),
     ('json_extract_scalar_of_parsed', 'SELECT json_extract_scalar(json_extract(json_parse(\'{"o":{"b":"\' || "user" || \'","a":2}}\'), \'$.o\'), \'$.b\') AS v FROM session_start'),
 ]
 # fmt: on
