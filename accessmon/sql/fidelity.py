@@ -4,8 +4,8 @@ Athena is Trino; DuckDB is not. A function DuckDB has no faithful rewrite for mu
 with a different meaning (a silent difference is the worst failure of a security tool), so
 it is refused with the alternative an analyst can use. Each module that rewrites Trino
 functions for DuckDB adds the ones it cannot rewrite to NOT_LOCAL, and the uses of a function
-it cannot rewrite (array_sort with a comparator) to NOT_LOCAL_USES. This is the one place that
-refuses: the rewrites themselves never do.
+it cannot rewrite (array_sort with a comparator) to NOT_LOCAL_USES: both are refused here,
+before the query is rewritten, with their place in the query.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from accessmon.text import double_text
 
 #: Calls of a JSON value that read it without showing its text: no need to rewrite it there.
 _READERS = (exp.JSONExtractScalar, exp.JSONArrayContains, exp.Is)
-_READER_NAMES = {"json_array_length", "json_size", "is_json_scalar"}
+_READER_NAMES = {"json_array_length", "json_size", "is_json_scalar", "json_transform"}
 _DONE = "trino_json"
 
 
@@ -148,7 +148,8 @@ def _wrap(node: exp.Expression) -> None:
 
 
 def _cast_text(node: exp.Cast) -> None:
-    """CAST(json AS varchar): a scalar's text, an error for an object or array (Trino's)."""
+    """CAST(json AS varchar): a scalar's text, an error for an object or array (Trino's);
+    TRY_CAST gives NULL there."""
     j = node.this
     kind = exp.Anonymous(this="json_type", expressions=[j.copy()])
     message = exp.DPipe(
@@ -162,8 +163,9 @@ def _cast_text(node: exp.Cast) -> None:
         this=kind, expressions=[exp.Literal.string("OBJECT"), exp.Literal.string("ARRAY")]
     )
     text = exp.Anonymous(this="trino_json_varchar", expressions=[j.copy()])
+    error = exp.Anonymous(this="error", expressions=[message])
     case = exp.Case(
-        ifs=[exp.If(this=fails, true=exp.Anonymous(this="error", expressions=[message]))],
+        ifs=[exp.If(this=fails, true=exp.null() if isinstance(node, exp.TryCast) else error)],
         default=text,
     )
     case.meta[_DONE] = True

@@ -251,7 +251,11 @@ def _decimal_sql(result: Decimal) -> exp.DataType:
 
 def has_decimal(node: exp.Expression) -> bool:
     """Whether a decimal literal or a cast to decimal is part of the expression."""
-    return any(decimal_type(n) is not None for n in node.find_all(exp.Literal, exp.Cast))
+    return any(
+        decimal_type(n) is not None
+        for n in node.find_all(exp.Literal, exp.Cast)
+        if not (isinstance(n, exp.Literal) and n.is_string)
+    )
 
 
 #: Uses refused by fidelity.refuse_unfaithful.
@@ -318,7 +322,11 @@ def trino_numbers_to_duckdb(node: exp.Expression) -> exp.Expression:
     query once (at its root): the operand types come from sqlglot's type pass."""
     if node.parent is not None or not isinstance(node, exp.Query):
         return node
-    kinds = _KINDS + _DECIMAL_KINDS if has_decimal(node) else _KINDS
+    present = {type(n) for n in node.walk()}  # one walk: a long IN list is thousands of nodes
+    decimals = present & {exp.Literal, exp.Cast, exp.TryCast} and has_decimal(node)
+    kinds = _KINDS + _DECIMAL_KINDS if decimals else _KINDS
+    if not present.intersection(kinds):
+        return node
     for original, twin in typed_twins(node, kinds) or []:
         if not _integer_to_duckdb(original, twin):
             _decimal_to_duckdb(original, twin)

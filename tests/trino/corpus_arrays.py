@@ -478,6 +478,11 @@ def _cases() -> list[Case]:
             fails=True,
         ),
         c(
+            "json_try_cast_varchar",
+            "SELECT TRY_CAST(json_parse('{\"b\":1}') AS varchar), "
+            "TRY_CAST(json_parse('\"x\"') AS varchar)",
+        ),
+        c(
             "json_cast_scalar_varchar",
             "SELECT CAST(json_parse('1.50') AS varchar), CAST(json_parse('true') AS varchar), "
             'CAST(json_extract(\'{"n":150, "s":"x"}\', \'$.n\') AS varchar), '
