@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
+from accessmon.sql import trino_json
 from accessmon.sql.render import duckdb_json_type, quote_literal
 from accessmon.sql.transpile import TRANSFORMS
 
@@ -52,6 +53,7 @@ def teleport_table(store: Path, name: str = "audit_db.audit_table") -> duckdb.Du
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    trino_json.register(con)
     schema = name.rpartition(".")[0]
     if schema:
         con.execute(f"CREATE SCHEMA {schema}")

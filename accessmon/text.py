@@ -43,6 +43,12 @@ def double_text(value: float) -> str:
     return f"{sign}{shown[0]}.{shown[1:] or '0'}E{exponent}"
 
 
+def decimal_text(value: decimal.Decimal) -> str:
+    """A decimal as Trino prints it: every digit of its scale, never an exponent
+    (`0.0000001`, `3.50`), where str() gives `1E-7`."""
+    return format(value, "f")
+
+
 def is_listlike(value: Any) -> bool:
     """A list, a tuple or a numpy array: what a DataFrame cell holds for an array column."""
     return isinstance(value, list | tuple) or getattr(value, "ndim", 0) > 0
@@ -67,6 +73,8 @@ def cell_text(value: Any, nested: bool = False) -> str:
         return "[" + ", ".join(cell_text(v, True) for v in items) + "]"
     if isinstance(value, float) and math.isnan(value):
         return "NaN" if nested else ""
+    if isinstance(value, decimal.Decimal):
+        return decimal_text(value)
     if isinstance(value, dt.datetime):
         return millis_text(value)
     if isinstance(value, dt.date):

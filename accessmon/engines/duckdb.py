@@ -26,6 +26,7 @@ from accessmon.engines.base import StoreInventory, as_utc
 from accessmon.errors import EngineError, MissingStore, QueryError, StoreChanged
 from accessmon.names import did_you_mean
 from accessmon.result import QueryResult, QueryStats
+from accessmon.sql import trino_json
 from accessmon.sql.fidelity import refuse_unfaithful
 from accessmon.sql.render import (
     INSTANT_PREFIX,
@@ -174,6 +175,7 @@ class DuckDBEngine:
                 self._tmp = spill_folder()
                 self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, True)
             con = duckdb.connect(":memory:")
+            trino_json.register(con)  # the functions Trino's JSON text is written with
             for setting in (
                 "SET TimeZone = 'UTC'",
                 f"SET memory_limit = {quote_literal(limits.memory_limit)}",

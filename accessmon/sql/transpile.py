@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from accessmon.sql import trino_arrays, trino_time
+from accessmon.sql import trino_arrays, trino_json, trino_numbers, trino_time
 from accessmon.sql.raw_event import relations
 from accessmon.sql.render import INSTANT_PREFIX, duckdb_utc_instant, quote_ident, trino_view
 from accessmon.sql.views import all_views
@@ -153,6 +153,8 @@ def _trino_date_results_to_duckdb(node: exp.Expression) -> exp.Expression:
 
 TRANSFORMS = {
     "duckdb": [
+        *trino_json.TRANSFORMS,  # first: trino_time's JSON steps leave its calls alone
+        *trino_numbers.TRANSFORMS,  # on Trino's functions, as the type pass knows them
         *trino_time.TRANSFORMS,
         _trino_instant_pairs_to_duckdb,
         _trino_date_diff_to_duckdb,

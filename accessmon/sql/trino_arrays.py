@@ -3,8 +3,8 @@
 sqlglot maps most of them already (contains, cardinality, element_at, filter, transform,
 array_join, flatten, slice, max_by...); these rewrites cover the ones it passes through
 unchanged, or changes in meaning. Each is checked against a real Trino by
-tests/trino/test_corpus_arrays.py. What has no faithful rewrite is in NOT_LOCAL, refused
-before the query runs.
+tests/trino/test_corpus_arrays.py. What has no faithful rewrite is in NOT_LOCAL and
+NOT_LOCAL_USES, refused before the query runs by fidelity.refuse_unfaithful.
 """
 
 from __future__ import annotations
@@ -13,12 +13,8 @@ from collections.abc import Callable
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.annotate_types import annotate_types
-from sqlglot.optimizer.qualify import qualify
 
-from accessmon.errors import QueryError
-from accessmon.sql.validate import DIALECT, _schema
+from accessmon.sql.trino_numbers import typed_twins
 
 #: Trino function -> what to use instead on the local engine (see fidelity.NOT_LOCAL): the
 #: functions DuckDB lacks, or has with another meaning, and that have no rewrite here.
@@ -40,21 +36,15 @@ NOT_LOCAL: dict[str, str] = {
     "checksum": "use array_join(array_sort(array_agg(x)), ',') to compare sets",
 }
 
-
-def _trino_not_local(node: exp.Expression) -> exp.Expression:
-    """Refuse, before the query runs, a function NOT_LOCAL names, or array_sort with a
-    comparator, which sqlglot would drop for DuckDB (sorting the natural way instead)."""
-    name = node.name.lower() if isinstance(node, exp.Anonymous) else ""
-    if name in NOT_LOCAL:
-        raise QueryError(
-            f"{name} is not available on the local engine; {NOT_LOCAL[name]} or --engine athena"
-        )
-    if isinstance(node, exp.ArraySort) and node.expression is not None:
-        raise QueryError(
-            "array_sort is not available on the local engine with a comparator; use "
-            "array_sort(x) or reverse(array_sort(x)), or --engine athena"
-        )
-    return node
+#: Uses refused by fidelity.refuse_unfaithful: array_sort with a comparator, which sqlglot
+#: would drop for DuckDB (sorting the natural way instead).
+NOT_LOCAL_USES = [
+    (
+        "array_sort with a comparator",
+        lambda node: isinstance(node, exp.ArraySort) and node.expression is not None,
+        "use array_sort(x) or reverse(array_sort(x)),",
+    ),
+]
 
 
 def _fill(template: str, **parts: exp.Expression) -> exp.Expression:
@@ -65,6 +55,15 @@ def _fill(template: str, **parts: exp.Expression) -> exp.Expression:
         if column.name.startswith("__") and not column.table:
             column.replace(parts[column.name[2:]].copy())
     return tree
+
+
+def _null_on_null(
+    template: str, strict: tuple[str, ...], **parts: exp.Expression
+) -> exp.Expression:
+    """`template` filled with `parts`, NULL when one of the `strict` parts is NULL: Trino's
+    functions return NULL for a NULL argument, where DuckDB's often answer."""
+    nulls = " OR ".join(f"(__{name}) IS NULL" for name in strict)
+    return _fill(f"CASE WHEN {nulls} THEN NULL ELSE {template} END", **parts)
 
 
 def _inner(node: exp.Expression, transform) -> exp.Expression:
@@ -106,9 +105,10 @@ def _trino_match_to_duckdb(node: exp.Expression) -> exp.Expression:
         this="list_transform",
         expressions=[array, exp.Lambda(this=score, expressions=fn.expressions)],
     )
-    return _fill(
-        f"CASE WHEN (__array) IS NULL THEN NULL ELSE CASE {agg}(__scored) WHEN 2 THEN {two} "
-        f"WHEN 1 THEN {one} WHEN 0 THEN {zero} ELSE {empty} END END",
+    return _null_on_null(
+        f"CASE {agg}(__scored) WHEN 2 THEN {two} WHEN 1 THEN {one} WHEN 0 THEN {zero} "
+        f"ELSE {empty} END",
+        ("array",),
         array=array,
         scored=scored,
     )
@@ -149,11 +149,11 @@ def _trino_arrays_overlap_to_duckdb(node: exp.Expression) -> exp.Expression:
     if not _call(node, "arrays_overlap", 2):
         return node
     a, b = (_inner(x, _trino_arrays_overlap_to_duckdb) for x in node.expressions)
-    return _fill(
-        "CASE WHEN (__a) IS NULL OR (__b) IS NULL THEN NULL "
-        "WHEN list_has_any(__a, __b) THEN TRUE "
+    return _null_on_null(
+        "CASE WHEN list_has_any(__a, __b) THEN TRUE "
         "WHEN len(list_filter(__a, lambda x: x IS NULL)) > 0 "
         "OR len(list_filter(__b, lambda x: x IS NULL)) > 0 THEN NULL ELSE FALSE END",
+        ("a", "b"),
         a=a,
         b=b,
     )
@@ -163,7 +163,8 @@ def _trino_arrays_overlap_to_duckdb(node: exp.Expression) -> exp.Expression:
 _MAP_MAKERS = ("histogram", "map_agg", "map", "map_from_entries", "multimap_agg")
 
 
-def _is_map(node: exp.Expression) -> bool:
+def is_map(node: exp.Expression) -> bool:
+    """Whether an expression makes a map (by its call; no type pass)."""
     if isinstance(node, exp.Map | exp.VarMap | exp.MapFromEntries):
         return True
     return isinstance(node, exp.Anonymous) and node.name.lower() in _MAP_MAKERS
@@ -172,7 +173,7 @@ def _is_map(node: exp.Expression) -> bool:
 def _trino_map_cardinality_to_duckdb(node: exp.Expression) -> exp.Expression:
     """cardinality(map) is a bigint; sqlglot writes array_length, which DuckDB has only for
     lists. Runs before the map makers are rewritten, so it still sees them by name."""
-    if isinstance(node, exp.ArraySize) and _is_map(node.this):
+    if isinstance(node, exp.ArraySize) and is_map(node.this):
         inner = _inner(node.this, _trino_map_cardinality_to_duckdb)
         return _fill("CAST(cardinality(__m) AS BIGINT)", m=inner)
     return node
@@ -219,48 +220,39 @@ def _trino_reduce_finish_to_duckdb(node: exp.Expression) -> exp.Expression:
     return _fill("(__once)[1]", once=once)
 
 
-def _is_integer(node: exp.Expression) -> bool:
-    return node.type is not None and node.type.is_type(*exp.DataType.INTEGER_TYPES)
-
-
-def _as_bigint(node: exp.Expression) -> None:
-    """Cast an aggregate (or its window) to BIGINT in place: DuckDB sums integers into a
-    HUGEINT, Trino into a bigint (and fails past it, as the cast does)."""
-    target = node.parent if isinstance(node.parent, exp.Window) else node
-    target.replace(exp.Cast(this=target.copy(), to=exp.DataType.build("BIGINT")))
-
-
-def _trino_integer_types_to_duckdb(node: exp.Expression) -> exp.Expression:
-    """Integer arithmetic as Trino types it. An integer divided by an integer is an integer
-    (truncated; by zero, an error), where DuckDB's `/` gives a double; sum() of integers is
-    a bigint, where DuckDB's is a HUGEINT; negating a constant integer overflows, where
-    DuckDB folds it into a wider type. Runs on the whole query once (at its root): the
-    operand types come from sqlglot's type pass over the views' columns, on a copy."""
+def _trino_subscripts_to_duckdb(node: exp.Expression) -> exp.Expression:
+    """Subscripts and element_at that fail on Trino where DuckDB gives NULL. Runs on the whole
+    query once (at its root): whether a subscript is an array's comes from the type pass."""
     if node.parent is not None or not isinstance(node, exp.Query):
         return node
-    kinds = (exp.Div, exp.Sum, exp.Neg, exp.Bracket)
-    originals = list(node.find_all(*kinds))
-    if not originals:
-        return node
-    try:
-        typed = qualify(node.copy(), schema=_schema(), dialect=DIALECT, quote_identifiers=False,
-                        identify=False, validate_qualify_columns=False)  # fmt: skip
-        annotate_types(typed, schema=_schema(), dialect=DIALECT)
-    except (SqlglotError, KeyError, ValueError):  # no types: the query stays as it is
-        return node
-    twins = list(typed.find_all(*kinds))
-    if [type(n) for n in twins] != [type(n) for n in originals]:
-        return node
-    for original, twin in zip(originals, twins, strict=True):
-        if isinstance(twin, exp.Div) and _is_integer(twin.this) and _is_integer(twin.expression):
-            original.replace(exp.IntDiv(this=original.this, expression=original.expression))
-        elif isinstance(twin, exp.Sum) and _is_integer(twin.this):
-            _as_bigint(original)
-        elif isinstance(twin, exp.Neg) and _is_integer(twin.this) and not twin.this.is_number:
-            original.replace(exp.Sub(this=exp.Literal.number(0), expression=original.this))
-        elif isinstance(twin, exp.Bracket) and not twin.args.get("safe"):
+    for original, twin in typed_twins(node, (exp.Bracket,)) or []:
+        if twin.args.get("safe"):
+            _checked_element_at(original, twin)
+        else:
             _checked_subscript(original, twin)
     return node
+
+
+def _is_array(node: exp.Expression) -> bool:
+    return node.type is not None and node.type.is_type(exp.DataType.Type.ARRAY)
+
+
+def _checked_element_at(original: exp.Bracket, twin: exp.Bracket) -> None:
+    """element_at(a, 0) fails on Trino ("SQL array indices start at 1"), where DuckDB's a[0]
+    is NULL; a NULL array stays NULL. A map's key 0 is only a key."""
+    if len(original.expressions) != 1 or is_map(original.this):
+        return
+    if not (_is_array(twin.this) or twin.this.type is None or twin.this.type.is_type("unknown")):
+        return
+    original.replace(
+        _fill(
+            "CASE WHEN (__a) IS NOT NULL AND (__i) = 0 "
+            "THEN error('SQL array indices start at 1') ELSE __b END",
+            a=original.this,
+            i=original.expressions[0],
+            b=original,
+        )
+    )
 
 
 def _one_based(index: exp.Expression) -> exp.Expression:
@@ -278,8 +270,7 @@ def _checked_subscript(original: exp.Bracket, twin: exp.Bracket) -> None:
     if len(original.expressions) != 1:
         return
     index = original.expressions[0]
-    is_array = twin.this.type is not None and twin.this.type.is_type(exp.DataType.Type.ARRAY)
-    if is_array:
+    if _is_array(twin.this):
         one_based = _one_based(index)
         check = _fill(
             "CASE WHEN (__i) < 1 THEN error('SQL array indices start at 1') "
@@ -289,7 +280,7 @@ def _checked_subscript(original: exp.Bracket, twin: exp.Bracket) -> None:
             a=original.this,
             b=original,
         )
-    elif _is_map(original.this):
+    elif is_map(original.this):
         check = _fill(
             "CASE WHEN (__k) IS NOT NULL AND NOT map_contains(__m, __k) "
             "THEN error('Key not present in map') ELSE __b END",
@@ -330,9 +321,9 @@ def _trino_array_distinct_to_duckdb(node: exp.Expression) -> exp.Expression:
         return _distinct_in_order(_inner(node.this, _trino_array_distinct_to_duckdb))
     if isinstance(node, exp.ArrayExcept):  # array_except(a, b): a's distinct values not in b
         a, b = (_inner(x, _trino_array_distinct_to_duckdb) for x in (node.this, node.expression))
-        return _fill(
-            "CASE WHEN (__a) IS NULL OR (__b) IS NULL THEN NULL ELSE list_filter(__d, lambda e: "
-            "len(list_filter(__b, lambda x: x IS NOT DISTINCT FROM e)) = 0) END",
+        return _null_on_null(
+            "list_filter(__d, lambda e: len(list_filter(__b, lambda x: x IS NOT DISTINCT FROM e)) = 0)",
+            ("a", "b"),
             a=a,
             b=b,
             d=_distinct_in_order(a),
@@ -349,9 +340,9 @@ def _trino_contains_to_duckdb(node: exp.Expression) -> exp.Expression:
     if not isinstance(node, exp.ArrayContains):
         return node
     a, x = (_inner(v, _trino_contains_to_duckdb) for v in (node.this, node.expression))
-    return _fill(
-        f"CASE WHEN (__a) IS NULL OR (__x) IS NULL THEN NULL "
-        f"WHEN list_contains(__a, __x) THEN TRUE WHEN {_HAS_NULL} THEN NULL ELSE FALSE END",
+    return _null_on_null(
+        f"CASE WHEN list_contains(__a, __x) THEN TRUE WHEN {_HAS_NULL} THEN NULL ELSE FALSE END",
+        ("a", "x"),
         a=a,
         x=x,
     )
@@ -371,11 +362,7 @@ def _trino_array_remove_to_duckdb(node: exp.Expression) -> exp.Expression:
     if not isinstance(node, exp.ArrayRemove):
         return node
     a, x = (_inner(v, _trino_array_remove_to_duckdb) for v in (node.this, node.expression))
-    return _fill(
-        "CASE WHEN (__x) IS NULL THEN NULL ELSE list_filter(__a, lambda e: e IS NULL OR e <> __x) END",
-        a=a,
-        x=x,
-    )
+    return _null_on_null("list_filter(__a, lambda e: e IS NULL OR e <> __x)", ("x",), a=a, x=x)
 
 
 def _trino_array_intersect_to_duckdb(node: exp.Expression) -> exp.Expression:
@@ -404,11 +391,8 @@ def _trino_array_position_to_duckdb(node: exp.Expression) -> exp.Expression:
     if not isinstance(node, exp.ArrayPosition) or node.args.get("start") is not None:
         return node
     a, x = (_inner(v, _trino_array_position_to_duckdb) for v in (node.this, node.expression))
-    return _fill(
-        "CASE WHEN (__a) IS NULL OR (__x) IS NULL THEN NULL "
-        "ELSE CAST(coalesce(list_position(__a, __x), 0) AS BIGINT) END",
-        a=a,
-        x=x,
+    return _null_on_null(
+        "CAST(coalesce(list_position(__a, __x), 0) AS BIGINT)", ("a", "x"), a=a, x=x
     )
 
 
@@ -436,25 +420,33 @@ def _trino_slice_to_duckdb(node: exp.Expression) -> exp.Expression:
 
 
 def _trino_max_by_to_duckdb(node: exp.Expression) -> exp.Expression:
-    """max_by / min_by keep a NULL x from the row with the largest y; DuckDB's arg_max skips
-    rows whose x is NULL. (In a window the rewrite is left out: the 3-argument form there.)"""
-    if not isinstance(node, exp.ArgMax | exp.ArgMin) or isinstance(node.parent, exp.Window):
+    """max_by / min_by keep a NULL x from the row with the largest y, also in a window;
+    DuckDB's arg_max skips rows whose x is NULL. The 3-argument form gives an array, so in a
+    window the whole window call is wrapped."""
+    window = node if isinstance(node, exp.Window) else None
+    call = node.this if window is not None else node
+    if not isinstance(call, exp.ArgMax | exp.ArgMin):
         return node
-    name = "arg_max" if isinstance(node, exp.ArgMax) else "arg_min"
-    x, y = (_inner(v, _trino_max_by_to_duckdb) for v in (node.this, node.expression))
-    n = node.args.get("count")
+    if window is None and isinstance(node.parent, exp.Window):
+        return node  # its window is rewritten instead
+    name = "arg_max" if isinstance(call, exp.ArgMax) else "arg_min"
+    x, y = (_inner(v, _trino_max_by_to_duckdb) for v in (call.this, call.expression))
+    n = call.args.get("count")
     if n is None:
-        return exp.Anonymous(this=f"{name}_null", expressions=[x, y])
-    return _fill(
-        f"list_transform({name}(struct_pack(v := __x), __y, __n), lambda s: s.v)", x=x, y=y, n=n
-    )
+        agg = exp.Anonymous(this=f"{name}_null", expressions=[x, y])
+    else:
+        agg = _fill(f"{name}(struct_pack(v := __x), __y, __n)", x=x, y=y, n=n)
+    if window is not None:
+        over = window.copy()
+        over.set("this", agg)
+        agg = over
+    return agg if n is None else _fill("list_transform(__agg, lambda s: s.v)", agg=agg)
 
 
 #: Each rewrite, and what in a query makes it worth a pass over the tree: node types, or
 #: the names of calls sqlglot does not know.
 _PASSES: list[tuple[Callable[[exp.Expression], exp.Expression], tuple[type | str, ...]]] = [
-    (_trino_not_local, (exp.ArraySort, *NOT_LOCAL)),
-    (_trino_integer_types_to_duckdb, (exp.Div, exp.Sum, exp.Neg, exp.Bracket)),
+    (_trino_subscripts_to_duckdb, (exp.Bracket,)),
     (_trino_count_if_to_duckdb, (exp.CountIf,)),
     (_trino_approx_distinct_to_duckdb, (exp.ApproxDistinct,)),
     (_trino_array_distinct_to_duckdb, (exp.ArrayDistinct, exp.ArrayExcept)),

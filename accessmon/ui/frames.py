@@ -18,7 +18,15 @@ import pyarrow as pa
 from accessmon.errors import AccessmonError
 from accessmon.names import did_you_mean
 from accessmon.reports import charts
-from accessmon.text import cell_text, date_text, double_text, human_bytes, is_listlike, millis_text
+from accessmon.text import (
+    cell_text,
+    date_text,
+    decimal_text,
+    double_text,
+    human_bytes,
+    is_listlike,
+    millis_text,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,6 +53,8 @@ def athena_text(value: Any, typ: pa.DataType, nested: bool = False) -> str:
         return "true" if value else "false"
     if pa.types.is_floating(typ):
         return double_text(float(value))
+    if pa.types.is_decimal(typ):
+        return decimal_text(value)
     if pa.types.is_map(typ):
         return (
             "{"

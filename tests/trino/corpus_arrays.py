@@ -53,6 +53,15 @@ def _cases() -> list[Case]:
         c("element_at_past_end", "SELECT element_at(identity_roles, 100) FROM cert_create"),
         c("subscript", "SELECT argv[1] FROM session_command WHERE cardinality(argv) > 0"),
         c("element_at_map", "SELECT element_at(histogram(login), 'root') FROM session_start"),
+        c("element_at_zero", "SELECT element_at(identity_roles, 0) FROM cert_create", fails=True),
+        c(
+            "element_at_zero_computed",
+            "SELECT element_at(argv, cardinality(argv) - cardinality(argv)) FROM session_command",
+            fails=True,
+        ),
+        c("element_at_zero_null_array", "SELECT element_at(CAST(NULL AS array(varchar)), 0)"),
+        c("element_at_map_zero_key", "SELECT element_at(histogram(ei), 0) FROM session_start"),
+        c("element_at_before_start", "SELECT element_at(identity_roles, -10) FROM cert_create"),
         # --- lambdas ----------------------------------------------------------------------
         c(
             "any_match",
@@ -342,6 +351,24 @@ def _cases() -> list[Case]:
         ),
         c("ntile", "SELECT uid, ntile(4) OVER (ORDER BY event_time, uid) FROM session_start"),
         c(
+            "max_by_window",
+            "SELECT uid, max_by(login, uid) OVER (PARTITION BY user), "
+            "min_by(login, uid) OVER (PARTITION BY user) FROM session_start",
+        ),
+        c(
+            "max_by_window_running",
+            "SELECT uid, max_by(login, uid) OVER (PARTITION BY user ORDER BY uid) FROM session_start",
+        ),
+        c(
+            "max_by_window_null_x",
+            "SELECT x, max_by(x, y) OVER (), min_by(x, y) OVER (), max_by(x, y, 2) OVER () "
+            "FROM (VALUES (NULL, 3), (1, 2), (5, 1), (7, NULL)) AS t(x, y)",
+        ),
+        c(
+            "max_by_n_window",
+            "SELECT uid, min_by(login, uid, 2) OVER (PARTITION BY user) FROM session_start",
+        ),
+        c(
             "percent_rank",
             "SELECT uid, percent_rank() OVER (ORDER BY event_time, uid) FROM session_start",
         ),
@@ -390,6 +417,77 @@ def _cases() -> list[Case]:
             "SELECT count(*) / 7, cardinality(argv) / 2 FROM session_command GROUP BY argv",
         ),
         c("double_div", "SELECT avg(pid) / 2, pid / 2.5e0 FROM session_command GROUP BY pid"),
+        # --- decimals: a literal with a point is a decimal on Trino ----------------------------
+        c("decimal_div", "SELECT 7.0 / 2, 7.0 / 3, -7.0 / 2, 2 / 4.0, 1.10 / 3.333, 7.0 / 0.3"),
+        c("decimal_arithmetic", "SELECT 1.10 * 3, 1.10 + 1, 7.0 - 0.25, 7.0 % 2, -(1.5)"),
+        c(
+            "decimal_cast",
+            "SELECT CAST(1.5 AS decimal(10, 2)), CAST(1.5 AS decimal), "
+            "CAST('1.005' AS decimal(10, 2)), CAST(-2.5 AS decimal(10, 0))",
+        ),
+        c(
+            "decimal_cast_double",
+            "SELECT CAST(1.005e0 AS decimal(10, 2)), CAST(2.5e0 AS decimal(4, 0))",
+        ),
+        c(
+            "decimal_round",
+            "SELECT round(7.0 / 3, 2), round(2.35, 1), round(-2.35, 1), round(2.5), "
+            "round(123.4, -1), truncate(1.55, 1), ceil(1.5), floor(-1.5), abs(-1.5)",
+        ),
+        c("decimal_columns", "SELECT uid, ei * 1.5, ei / 2.0, ei + 0.25 FROM session_start"),
+        c("decimal_bigint_div", "SELECT uid, pid / 3.0, pid * 0.001 FROM session_command"),
+        c("decimal_avg", "SELECT avg(ei * 1.5), avg(1.5), sum(ei * 1.5) FROM session_start"),
+        c("decimal_avg_group", "SELECT user, avg(pid * 1.0) FROM session_command GROUP BY user"),
+        c("decimal_avg_empty", "SELECT avg(ei * 1.5) FROM session_start WHERE false"),
+        c(
+            "decimal_compare",
+            "SELECT count_if(7.0 / 3 = 2.3), count_if(ei / 3.0 >= 0.3) FROM session_start",
+        ),
+        c("decimal_text", "SELECT 0.0000001, CAST(7.0 / 2 AS varchar), CAST(1.10 * 3 AS varchar)"),
+        c("decimal_double", "SELECT 1.5 * 2.5e0, 7.0 / 2e0, 7.0 / 2 + 0.5e0"),
+        c(
+            "decimal_cte",
+            "WITH t AS (SELECT uid, user, ei * 1.5 AS z FROM session_start) "
+            "SELECT user, avg(z), sum(z) / 4, max(z) / 7 FROM t GROUP BY user",
+        ),
+        c(
+            "decimal_union",
+            "SELECT avg(v), sum(v) / 3 FROM (SELECT 1.5 AS v UNION ALL SELECT 2.25 UNION ALL SELECT 2)",
+        ),
+        c(
+            "decimal_function_div",
+            "SELECT uid, cardinality(argv) / 2.0, length(program) / 3.0, "
+            "date_diff('second', event_time, event_time + INTERVAL '3' SECOND) / 2.0 "
+            "FROM session_command",
+        ),
+        c("decimal_round_digits_column", "SELECT round(1.55, ei) FROM session_start"),
+        c("decimal_div_zero", "SELECT 7.0 / (ei - ei) FROM session_start", fails=True),
+        c(
+            "decimal_avg_window",
+            "SELECT uid, avg(ei * 1.5) OVER (PARTITION BY user) FROM session_start",
+        ),
+        # --- JSON to varchar: Trino casts a scalar only -------------------------------------
+        c(
+            "json_cast_object_varchar",
+            'SELECT CAST(json_parse(\'{"b":1,"a":2}\') AS varchar)',
+            fails=True,
+        ),
+        c(
+            "json_cast_array_varchar",
+            "SELECT CAST(json_extract('{\"n\":[1]}', '$.n') AS varchar)",
+            fails=True,
+        ),
+        c(
+            "json_try_cast_varchar",
+            "SELECT TRY_CAST(json_parse('{\"b\":1}') AS varchar), "
+            "TRY_CAST(json_parse('\"x\"') AS varchar)",
+        ),
+        c(
+            "json_cast_scalar_varchar",
+            "SELECT CAST(json_parse('1.50') AS varchar), CAST(json_parse('true') AS varchar), "
+            'CAST(json_extract(\'{"n":150, "s":"x"}\', \'$.n\') AS varchar), '
+            'CAST(json_extract(\'{"n":150, "s":"x"}\', \'$.s\') AS varchar)',
+        ),
     ]
 
 

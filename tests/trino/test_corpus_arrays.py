@@ -6,6 +6,7 @@ One test runs every case, so Trino starts once and the report lists every differ
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from typing import Any
 
 import pyarrow as pa
@@ -46,8 +47,17 @@ def _bagged(value: Any) -> Any:
     return value
 
 
+def _scaled(value: Any) -> Any:
+    """A decimal as its text, so its scale counts (3.5 and 3.50 print differently)."""
+    if isinstance(value, decimal.Decimal):
+        return ("decimal", format(value, "f"))
+    if isinstance(value, list):
+        return [_scaled(v) for v in value]
+    return value
+
+
 def _rows(rows: list[tuple], case: Case) -> list[tuple]:
-    out = [tuple(normal(v) for v in row) for row in rows]
+    out = [tuple(_scaled(normal(v)) for v in row) for row in rows]
     if case.check == "bags":
         out = [tuple(_bagged(v) for v in row) for row in out]
     return out if case.check == "ordered" else sorted(out, key=repr)

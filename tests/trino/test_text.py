@@ -59,6 +59,12 @@ CASES = {
     "double_sum": "0.1e0 + 0.2e0",
     "double_third": "1 / 3e0",
     "double_avg": "(SELECT avg(response_code) FROM kube_request)",
+    # JSON (Trino writes json_parse's keys sorted, json_extract's as in the text) and decimals
+    "json_object": """json_parse('{"b":1,"a":[{"d":1,"c":2}]}')""",
+    "json_extracted": """json_extract('{"o":{"b":1, "a":2.50}}', '$.o')""",
+    "decimal_div": "7.0 / 2",
+    "decimal_scale": "round(2.35, 1)",
+    "decimal_small": "0.0000001",
     # integers, text, NULL
     "bigint": "(SELECT max(cgroup_id) FROM session_command)",
     "count": "(SELECT count(*) FROM user_login)",
