@@ -203,10 +203,41 @@ def first_paint(page: Path, loads: int) -> dict:
     return {"fcp": statistics.median(fcp), "load": statistics.median(load)}
 
 
+#: Views whose every column is checked most: session_command holds seven integer columns,
+#: user_login three and a boolean.
+GUARD_VIEWS = ("session_command", "user_login")
+
+
+def view_guard(store: str, runs: int) -> dict:
+    """`SELECT *` of GUARD_VIEWS without the cache (each column parsed from event_data, as
+    queries over not-yet-cached files are), with the checks that raise on a value the type
+    cannot hold (render.duckdb_column's guard) and, the baseline in this process, without."""
+    from accessmon.engines.duckdb import events_relation
+    from accessmon.sql.render import duckdb_view
+    from accessmon.sql.views import get_view
+
+    store = Path(store)
+    source = events_relation(store_mod.files_between(store, None, None))
+    window = Window.last_days(90, store_mod.partitions(store)[-1])
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "1500MB"})
+    con.execute("SET TimeZone = 'UTC'")
+    out: dict = {"views": {}}
+    for name in GUARD_VIEWS:
+        view = get_view(name)
+        timings = {}
+        for guard in (True, False):
+            sql = f"SELECT * FROM ({duckdb_view(view, source, window, guard=guard)})"
+            timings[guard] = timed(lambda sql=sql: con.sql(sql).to_arrow_table(), runs)
+        rows = con.sql(f"SELECT count(*) FROM ({duckdb_view(view, source, window)})").fetchone()
+        out["views"][name] = {"guarded": timings[True], "plain": timings[False], "rows": rows[0]}
+    return out
+
+
 if __name__ == "__main__":
     task, args = sys.argv[1], json.loads(sys.argv[2])
     steps = {"demo": demo, "report": report, "export": export, "ingest": ingest_step,
-             "small_files": small_files, "report_html": report_html}  # fmt: skip
+             "small_files": small_files, "report_html": report_html,
+             "view_guard": view_guard}  # fmt: skip
     result = steps[task](**args)
     result.setdefault("max_rss_mb", max_rss_mb())
     print(json.dumps(result, default=str))

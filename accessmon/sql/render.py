@@ -64,7 +64,8 @@ def duckdb_shape(columns: Iterable[Column]) -> dict:
         node = shape
         for key in col.path[:-1]:
             node = node.setdefault(key, {})
-        node[col.path[-1]] = duckdb_json_type(col.type)
+        # boolean and double are read from their JSON text, by Trino's rules: see _exact
+        node[col.path[-1]] = "VARCHAR" if col.type in _EXACT else duckdb_json_type(col.type)
     return shape
 
 
@@ -82,8 +83,8 @@ def duckdb_column(col: Column, parsed: str | None = None, guard: bool = True) ->
         return "CAST(event_time AS TIMESTAMP) AS event_time"
     access = "".join(f"[{quote_literal(k)}]" for k in col.path or ())
     source = parsed or f"json_transform(event_data, {_shape_literal([col])})"
-    value = f"{source}{access}"
-    if guard and col.type in _GUARDED:
+    value = _exact(col, f"{source}{access}")
+    if guard and col.type in _CHECKED:
         raw = _raw(col)
         value = (
             f"CASE WHEN {value} IS NULL AND {raw} IS NOT NULL "
@@ -96,6 +97,20 @@ def duckdb_column(col: Column, parsed: str | None = None, guard: bool = True) ->
 #: integer), where DuckDB's json_transform gives NULL: DuckDB raises instead, naming the
 #: column, so an out-of-range value never reads as a silent NULL.
 _GUARDED = ("integer", "bigint")
+#: Types DuckDB's json_transform reads by other rules than Trino's cast from JSON (`"yes"` as
+#: boolean true, `"inf"` as double infinity, `"1.5d"` as NULL): they are read from the JSON
+#: value's text by Trino's rules (_exact), NULL where Trino's cast fails, which the guard
+#: then raises, as for integers.
+_EXACT = ("boolean", "double")
+_CHECKED = _GUARDED + _EXACT
+#: A JSON number's text, as DuckDB gives it (a double reformatted, a big one as written):
+#: Trino reads a string of this form as it reads the number.
+_JSON_NUMBER = r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?"
+#: Java's Double.parseDouble, which Trino's cast of a JSON string to double uses, after its
+#: trim of the characters up to U+0020. Hexadecimal floats (`0x1p3`) are left out: they read
+#: as a failed cast, refused where Trino would give a value, never a different value.
+_JAVA_DOUBLE = r"[+-]?(NaN|Infinity|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[fFdD]?)"
+_JAVA_TRIM = r"^[\x00-\x20]+|[\x00-\x20]+$"
 #: The cache's column holding the JSON text of a guarded column's value that did not fit,
 #: NULL where it fits: the cache is built without failing, and a query that reads the
 #: column from the cache fails as one reading the JSON does.
@@ -104,7 +119,44 @@ UNFIT_PREFIX = "__unfit__"
 
 def unfit_columns(view: View) -> tuple[str, ...]:
     """The columns of `view` that raise on a JSON value their type cannot hold."""
-    return tuple(c.name for c in view.columns if c.path is not None and c.type in _GUARDED)
+    return tuple(c.name for c in view.columns if c.path is not None and c.type in _CHECKED)
+
+
+def _exact(col: Column, text: str) -> str:
+    """A boolean or double column's value as Trino's `CAST(json_extract(...) AS type)` gives
+    it, from `text`, the JSON value's text (a string unquoted); NULL where Trino's cast fails
+    (or the value is absent or JSON null). Other types: `text` is their value already.
+    Whether the value was a JSON string or number is asked (json_type) only where the answer
+    depends on it: never for true, false or a number."""
+    kind = f"json_type(event_data, {quote_literal(_json_pointer(col.path or ()))})"
+    if col.type == "boolean":
+        # a number is true when not zero; an integer beyond bigint or an infinite float fails
+        number = (
+            f"CASE WHEN regexp_full_match({text}, '-?[0-9]+') THEN TRY_CAST({text} AS BIGINT) <> 0"
+            f" WHEN NOT isinf(CAST({text} AS DOUBLE)) THEN CAST({text} AS DOUBLE) <> 0 END"
+        )
+        return (
+            f"CASE WHEN {text} = 'true' THEN true WHEN {text} = 'false' THEN false "
+            f"WHEN lower({text}) IN ('true', 't', '1') THEN true "
+            f"WHEN lower({text}) IN ('false', 'f', '0') THEN false "
+            f"WHEN {kind} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN {number} END"
+        )
+    if col.type == "double":
+        java = f"regexp_replace({text}, {quote_literal(_JAVA_TRIM)}, '', 'g')"
+        string = (
+            f"CASE WHEN NOT regexp_full_match({java}, {quote_literal(_JAVA_DOUBLE)}) THEN NULL "
+            f"WHEN ends_with({java}, 'NaN') THEN CAST('NaN' AS DOUBLE) "
+            f"WHEN ends_with({java}, 'Infinity') THEN CASE WHEN starts_with({java}, '-') "
+            "THEN CAST('-Infinity' AS DOUBLE) ELSE CAST('Infinity' AS DOUBLE) END "
+            f"ELSE TRY_CAST(regexp_replace({java}, '[fFdD]$', '') AS DOUBLE) END"
+        )
+        return (
+            f"CASE WHEN regexp_full_match({text}, {quote_literal(_JSON_NUMBER)}) "
+            f"THEN CAST({text} AS DOUBLE) WHEN {kind} = 'BOOLEAN' "
+            f"THEN CAST({text} = 'true' AS DOUBLE) "
+            f"WHEN {kind} = 'VARCHAR' THEN {string} END"
+        )
+    return text
 
 
 def _json_pointer(path: tuple[str, ...]) -> str:
@@ -118,7 +170,7 @@ def _raw(col: Column) -> str:
 
 def _unfit(col: Column, value: str) -> str:
     """The JSON text of the column's value where `value` reads it as NULL, else NULL."""
-    return f"CASE WHEN {value} IS NULL THEN {_raw(col)} END"
+    return f"CASE WHEN {_exact(col, value)} IS NULL THEN {_raw(col)} END"
 
 
 def _unfit_error(col: Column, text: str) -> str:
@@ -164,16 +216,19 @@ def duckdb_empty_events() -> str:
     )
 
 
-def duckdb_view(view: View, source: str, window: Window, parse_once: bool = False) -> str:
+def duckdb_view(
+    view: View, source: str, window: Window, parse_once: bool = False, guard: bool = True
+) -> str:
     """The view over `source`. Queries parse per column, like Teleport, so unused columns
-    cost nothing; the cache, which needs every column, parses each event once."""
+    cost nothing; the cache, which needs every column, parses each event once. `guard=False`
+    (benchmarks only) leaves out the checks that raise on a value the type cannot hold."""
     where = (
         f" FROM {source} AS events WHERE event_type = {quote_literal(view.event_type)}"
         f" AND event_date BETWEEN DATE {quote_literal(window.start.isoformat())}"
         f" AND DATE {quote_literal(window.end.isoformat())}"
     )
     if not parse_once:  # parsed copies of times come from the cache only
-        cols = [duckdb_column(c) for c in view.columns]
+        cols = [duckdb_column(c, guard=guard) for c in view.columns]
         cols += [f"CAST(NULL AS TIMESTAMP) AS {quote_ident(INSTANT_PREFIX + name)}"
                  for name in view.instant_columns]  # fmt: skip
         return f"SELECT {', '.join(cols)}{where}"
