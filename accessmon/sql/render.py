@@ -55,7 +55,7 @@ def duckdb_json_type(typ: str) -> object:
     raise ValueError(f"no DuckDB rendering for type {typ}")  # the view table uses only these
 
 
-def duckdb_shape(columns: Iterable[Column]) -> dict:
+def duckdb_shape(columns: Iterable[Column], checked: bool = True) -> dict:
     """The JSON structure of some view columns, nested as their JSON paths say."""
     shape: dict = {}
     for col in columns:
@@ -64,25 +64,32 @@ def duckdb_shape(columns: Iterable[Column]) -> dict:
         node = shape
         for key in col.path[:-1]:
             node = node.setdefault(key, {})
-        # boolean and double are read from their JSON text, by Trino's rules: see _exact
-        node[col.path[-1]] = "VARCHAR" if col.type in _EXACT else duckdb_json_type(col.type)
+        # integers, booleans and doubles are read from their JSON text by Trino's rules: _exact
+        text = checked and col.type in _CHECKED
+        node[col.path[-1]] = "VARCHAR" if text else duckdb_json_type(col.type)
     return shape
 
 
-def _shape_literal(columns: Iterable[Column]) -> str:
-    return quote_literal(json.dumps(duckdb_shape(columns), separators=(",", ":")))
+def _shape_literal(columns: Iterable[Column], checked: bool = True) -> str:
+    return quote_literal(json.dumps(duckdb_shape(columns, checked), separators=(",", ":")))
 
 
-def duckdb_column(col: Column, parsed: str | None = None, guard: bool = True) -> str:
+def duckdb_column(
+    col: Column, parsed: str | None = None, guard: bool = True, checked: bool = True
+) -> str:
     """One column with Athena's meaning (absent -> NULL, strings unquoted, typed), read from
     the struct `parsed` when the event was parsed once for all columns, else parsed for this
-    column alone, so DuckDB skips the work for columns a query does not use."""
+    column alone, so DuckDB skips the work for columns a query does not use. `guard` raises
+    on a value the type cannot hold; `checked=False` (benchmarks only) is DuckDB's own typed
+    json_transform, without Trino's rules or the guard."""
     if col.name == "event_date":
         return "event_date"
     if col.name == "event_time":
         return "CAST(event_time AS TIMESTAMP) AS event_time"
     access = "".join(f"[{quote_literal(k)}]" for k in col.path or ())
-    source = parsed or f"json_transform(event_data, {_shape_literal([col])})"
+    source = parsed or f"json_transform(event_data, {_shape_literal([col], checked)})"
+    if not checked:
+        return f"{source}{access} AS {quote_ident(col.name)}"
     value = _exact(col, f"{source}{access}")
     if guard and col.type in _CHECKED:
         raw = _raw(col)
@@ -97,10 +104,10 @@ def duckdb_column(col: Column, parsed: str | None = None, guard: bool = True) ->
 #: integer), where DuckDB's json_transform gives NULL: DuckDB raises instead, naming the
 #: column, so an out-of-range value never reads as a silent NULL.
 _GUARDED = ("integer", "bigint")
-#: Types DuckDB's json_transform reads by other rules than Trino's cast from JSON (`"yes"` as
-#: boolean true, `"inf"` as double infinity, `"1.5d"` as NULL): they are read from the JSON
-#: value's text by Trino's rules (_exact), NULL where Trino's cast fails, which the guard
-#: then raises, as for integers.
+#: With the integers, the types DuckDB's json_transform reads by other rules than Trino's
+#: cast from JSON (`"yes"` as boolean true, `"inf"` as double infinity, `"1.5d"` as NULL,
+#: 12.5 as integer 12 where Trino rounds to 13): all four are read from the JSON value's text
+#: by Trino's rules (_exact), NULL where Trino's cast fails, which the guard then raises.
 _EXACT = ("boolean", "double")
 _CHECKED = _GUARDED + _EXACT
 #: A JSON number's text, as DuckDB gives it (a double reformatted, a big one as written):
@@ -123,12 +130,27 @@ def unfit_columns(view: View) -> tuple[str, ...]:
 
 
 def _exact(col: Column, text: str) -> str:
-    """A boolean or double column's value as Trino's `CAST(json_extract(...) AS type)` gives
-    it, from `text`, the JSON value's text (a string unquoted); NULL where Trino's cast fails
-    (or the value is absent or JSON null). Other types: `text` is their value already.
-    Whether the value was a JSON string or number is asked (json_type) only where the answer
-    depends on it: never for true, false or a number."""
+    """An integer, bigint, boolean or double column's value as Trino's
+    `CAST(json_extract(...) AS type)` gives it (checked on Trino 476), from `text`, the JSON
+    value's text (a string unquoted); NULL where Trino's cast fails (or the value is absent
+    or JSON null). Other types: `text` is their value already. Whether the value was a JSON
+    string or number is asked (json_type) only where the answer depends on it: never for an
+    integer, true, false or a JSON number of a double column."""
     kind = f"json_type(event_data, {quote_literal(_json_pointer(col.path or ()))})"
+    java = f"regexp_replace({text}, {quote_literal(_JAVA_TRIM)}, '', 'g')"
+    if col.type in _GUARDED:
+        # an integer's own text reads as itself; a float rounds half away from zero; a string
+        # is Java's parseInt/parseLong after the trim (ASCII digits: others are refused)
+        typ = col.type.upper()
+        return (
+            f"CASE WHEN CAST(TRY_CAST({text} AS {typ}) AS VARCHAR) = {text} "
+            f"THEN TRY_CAST({text} AS {typ}) "
+            f"WHEN regexp_full_match({text}, '-?[0-9]+') THEN TRY_CAST({text} AS {typ}) "
+            f"WHEN {kind} = 'DOUBLE' THEN TRY_CAST(round(CAST({text} AS DOUBLE)) AS {typ}) "
+            f"WHEN {kind} = 'BOOLEAN' THEN CAST({text} = 'true' AS {typ}) "
+            f"WHEN {kind} = 'VARCHAR' AND regexp_full_match({java}, '[+-]?[0-9]+') "
+            f"THEN TRY_CAST({java} AS {typ}) END"
+        )
     if col.type == "boolean":
         # a number is true when not zero; an integer beyond bigint or an infinite float fails
         number = (
@@ -142,7 +164,6 @@ def _exact(col: Column, text: str) -> str:
             f"WHEN {kind} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN {number} END"
         )
     if col.type == "double":
-        java = f"regexp_replace({text}, {quote_literal(_JAVA_TRIM)}, '', 'g')"
         string = (
             f"CASE WHEN NOT regexp_full_match({java}, {quote_literal(_JAVA_DOUBLE)}) THEN NULL "
             f"WHEN ends_with({java}, 'NaN') THEN CAST('NaN' AS DOUBLE) "
@@ -217,18 +238,18 @@ def duckdb_empty_events() -> str:
 
 
 def duckdb_view(
-    view: View, source: str, window: Window, parse_once: bool = False, guard: bool = True
+    view: View, source: str, window: Window, parse_once: bool = False, checked: bool = True
 ) -> str:
     """The view over `source`. Queries parse per column, like Teleport, so unused columns
-    cost nothing; the cache, which needs every column, parses each event once. `guard=False`
-    (benchmarks only) leaves out the checks that raise on a value the type cannot hold."""
+    cost nothing; the cache, which needs every column, parses each event once.
+    `checked=False`: see duckdb_column (benchmarks only)."""
     where = (
         f" FROM {source} AS events WHERE event_type = {quote_literal(view.event_type)}"
         f" AND event_date BETWEEN DATE {quote_literal(window.start.isoformat())}"
         f" AND DATE {quote_literal(window.end.isoformat())}"
     )
     if not parse_once:  # parsed copies of times come from the cache only
-        cols = [duckdb_column(c, guard=guard) for c in view.columns]
+        cols = [duckdb_column(c, guard=checked, checked=checked) for c in view.columns]
         cols += [f"CAST(NULL AS TIMESTAMP) AS {quote_ident(INSTANT_PREFIX + name)}"
                  for name in view.instant_columns]  # fmt: skip
         return f"SELECT {', '.join(cols)}{where}"
