@@ -345,7 +345,7 @@ def test_a_failed_build_keeps_the_stale_batch_until_its_replacement_exists(tmp_p
     assert cache.status(store) == {"files": 2, "cached": 2, "not_cached": 0, "stale_batches": 0}
 
 
-# -- booleans and doubles of another JSON type (issue 17, point 3) ------------------------------
+# -- numbers and booleans of another JSON type (issue 17, point 3) ------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -373,13 +373,14 @@ def wrong_typed_store(tmp_path_factory):
 
 
 @pytest.mark.parametrize("use_cache", [True, False], ids=["cache", "json"])
-def test_booleans_and_doubles_of_another_json_type_read_as_trino_reads_them(
+def test_numbers_and_booleans_of_another_json_type_read_as_trino_reads_them(
     wrong_typed_store, use_cache
 ):
-    """ "t", 1, 2.5 as boolean and "1.5d", " 2e3 ", "NaN" as double give Trino's value; "yes",
-    2**63, "inf" fail the query naming the column, as Trino's cast fails it; never a silent
-    NULL or another value, from the cache as from the JSON (DuckDB's json_transform read
-    "yes" as true and "inf" as infinity, "abc" as NULL)."""
+    """12.5 as integer, "t", 1, 2.5 as boolean and "1.5d", " 2e3 ", "NaN" as double give
+    Trino's value; "12.5" as integer, "yes", 2**63 as boolean, "inf" as double fail the query
+    naming the column, as Trino's cast fails it; never a silent NULL or another value, from
+    the cache as from the JSON (DuckDB's json_transform read 12.5 as 12, "yes" as true,
+    "inf" as infinity, "abc" as NULL)."""
     from accessmon.sql.views import get_view
     from tests.trino.shapes import FAILS, REFUSED_LOCALLY, WRONG_TYPED, WRONG_TYPED_COLUMNS
 
