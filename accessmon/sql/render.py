@@ -90,12 +90,12 @@ def duckdb_column(
     source = parsed or f"json_transform(event_data, {_shape_literal([col], checked)})"
     if not checked:
         return f"{source}{access} AS {quote_ident(col.name)}"
-    value = _exact(col, f"{source}{access}")
-    if guard and col.type in _CHECKED:
-        raw = _raw(col)
+    text = f"{source}{access}"
+    value = _exact(col, text)
+    if guard and col.type in _CHECKED:  # NULL from a value: the event is parsed once more
         value = (
-            f"CASE WHEN {value} IS NULL AND {raw} IS NOT NULL "
-            f"THEN {_unfit_error(col, raw)} ELSE {value} END"
+            f"CASE WHEN {value} IS NULL AND {text} IS NOT NULL "
+            f"THEN {_unfit_error(col, _raw(col))} ELSE {value} END"
         )
     return f"{value} AS {quote_ident(col.name)}"
 
@@ -145,6 +145,7 @@ def _exact(col: Column, text: str) -> str:
         return (
             f"CASE WHEN CAST(TRY_CAST({text} AS {typ}) AS VARCHAR) = {text} "
             f"THEN TRY_CAST({text} AS {typ}) "
+            f"WHEN {text} IS NULL THEN NULL "
             f"WHEN regexp_full_match({text}, '-?[0-9]+') THEN TRY_CAST({text} AS {typ}) "
             f"WHEN {kind} = 'DOUBLE' THEN TRY_CAST(round(CAST({text} AS DOUBLE)) AS {typ}) "
             f"WHEN {kind} = 'BOOLEAN' THEN CAST({text} = 'true' AS {typ}) "
@@ -159,7 +160,7 @@ def _exact(col: Column, text: str) -> str:
         )
         return (
             f"CASE WHEN {text} = 'true' THEN true WHEN {text} = 'false' THEN false "
-            f"WHEN lower({text}) IN ('true', 't', '1') THEN true "
+            f"WHEN {text} IS NULL THEN NULL WHEN lower({text}) IN ('true', 't', '1') THEN true "
             f"WHEN lower({text}) IN ('false', 'f', '0') THEN false "
             f"WHEN {kind} IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN {number} END"
         )
@@ -173,7 +174,7 @@ def _exact(col: Column, text: str) -> str:
         )
         return (
             f"CASE WHEN regexp_full_match({text}, {quote_literal(_JSON_NUMBER)}) "
-            f"THEN CAST({text} AS DOUBLE) WHEN {kind} = 'BOOLEAN' "
+            f"THEN CAST({text} AS DOUBLE) WHEN {text} IS NULL THEN NULL WHEN {kind} = 'BOOLEAN' "
             f"THEN CAST({text} = 'true' AS DOUBLE) "
             f"WHEN {kind} = 'VARCHAR' THEN {string} END"
         )
@@ -189,9 +190,10 @@ def _raw(col: Column) -> str:
     return f"json_extract_string(event_data, {quote_literal(_json_pointer(col.path or ()))})"
 
 
-def _unfit(col: Column, value: str) -> str:
-    """The JSON text of the column's value where `value` reads it as NULL, else NULL."""
-    return f"CASE WHEN {_exact(col, value)} IS NULL THEN {_raw(col)} END"
+def _unfit(col: Column, text: str) -> str:
+    """The JSON text of the column's value where Trino's rules read `text` as NULL, else
+    NULL (absent or JSON null: `text` is NULL, and the event is not parsed once more)."""
+    return f"CASE WHEN {_exact(col, text)} IS NULL AND {text} IS NOT NULL THEN {_raw(col)} END"
 
 
 def _unfit_error(col: Column, text: str) -> str:
