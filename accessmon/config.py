@@ -39,9 +39,17 @@ SYSTEM_CONFIG = Path("/etc/accessmon/accessmon.yaml")
 SYSTEM_CONFIG_ENV = "ACCESSMON_SYSTEM_CONFIG"
 #: What only the system configuration says, when there is one ...
 LOCKED_KEYS = ("rbac", "audit_log", "identity")
-#: ... and the settings inside a section that only it says: the Athena budget, and how long an
-#: analyst may accept a finding as a known exception.
-LOCKED_NESTED = (("athena", "data_limit"), ("report", "suppression_max_days"))
+#: ... and the settings inside a section that only it says: the Athena budget, how long an
+#: analyst may accept a finding as a known exception, and the Trino an analyst reaches and as
+#: whom (another `trino.user`, catalog or server would be another principal's access, or
+#: another table than the one the roles were written for). The secret itself is not a key:
+#: each analyst gives theirs in ACCESSMON_TRINO_PASSWORD / ACCESSMON_TRINO_JWT.
+LOCKED_NESTED = (
+    ("athena", "data_limit"),
+    ("report", "suppression_max_days"),
+    *(("trino", key) for key in ("host", "port", "http_scheme", "user", "catalog", "schema",
+                                 "table", "auth", "verify", "allow_insecure_auth")),
+)  # fmt: skip
 
 #: The engines `engine:`, --engine and the magic's --engine take (accessmon.engines.ENGINES).
 EngineName = Literal["duckdb", "athena", "trino"]

@@ -11,13 +11,33 @@ USD_PER_TB = 5.0
 MIN_BILLED_BYTES = 10 * 1024 * 1024
 
 
+#: Trino's statistics of a finished query (the client's `cursor.stats`, as Trino's REST
+#: protocol names them) -> the name `--stats` prints, in the snake case of the other keys.
+TRINO_STATS = {
+    "state": "state",
+    "elapsedTimeMillis": "elapsed_time_millis",
+    "queuedTimeMillis": "queued_time_millis",
+    "cpuTimeMillis": "cpu_time_millis",
+    "wallTimeMillis": "wall_time_millis",
+    "processedRows": "processed_rows",
+    "processedBytes": "processed_bytes",
+    "physicalInputBytes": "physical_input_bytes",
+    "peakMemoryBytes": "peak_memory_bytes",
+}
+
+
 @dataclass
 class QueryStats:
+    """One query's statistics. The fields are the audit trail's columns, named as Athena
+    names them (every engine fills them); `engine_stats` keeps the engine's own figures in
+    its own words, for `--stats`."""
+
     engine: str
     elapsed_ms: int = 0
     data_scanned_bytes: int = 0
     query_execution_id: str | None = None
     engine_execution_ms: int | None = None
+    engine_stats: dict[str, object] = field(default_factory=dict)
 
     @property
     def estimated_cost_usd(self) -> float:
@@ -34,6 +54,19 @@ class QueryStats:
             "total_execution_time_in_millis": self.elapsed_ms,
             "engine_execution_time_in_millis": self.engine_execution_ms,
             "estimated_cost_usd": round(self.estimated_cost_usd, 6),
+        }
+
+    def shown(self) -> dict[str, object]:
+        """What `--stats` prints: Athena's and DuckDB's figures as the audit trail has them;
+        Trino's in Trino's words (`query_id` as its UI shows it, its input and processed
+        bytes, its elapsed time), plus accessmon's own round trip. No cost: Trino bills none."""
+        if self.engine != "trino":
+            return self.as_dict()
+        return {
+            "engine": self.engine,
+            "query_id": self.query_execution_id,
+            **self.engine_stats,
+            "accessmon_elapsed_millis": self.elapsed_ms,
         }
 
 

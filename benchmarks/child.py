@@ -203,10 +203,43 @@ def first_paint(page: Path, loads: int) -> dict:
     return {"fcp": statistics.median(fcp), "load": statistics.median(load)}
 
 
+#: Views whose every column is checked most: session_command holds seven integer columns,
+#: user_login three and a boolean.
+GUARD_VIEWS = ("session_command", "user_login")
+
+
+def view_guard(store: str, runs: int) -> dict:
+    """`SELECT *` of GUARD_VIEWS without the cache (each column parsed from event_data, as
+    queries over not-yet-cached files are), checked (render.duckdb_column: the guard that
+    raises on a value the type cannot hold, booleans by Trino's rules) and, the baseline in
+    this process, unchecked (DuckDB's own typed json_transform, as before issue 17)."""
+    from accessmon.engines.duckdb import events_relation
+    from accessmon.sql.render import duckdb_view
+    from accessmon.sql.views import get_view
+
+    store = Path(store)
+    source = events_relation(store_mod.files_between(store, None, None))
+    window = Window.last_days(90, store_mod.partitions(store)[-1])
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "1500MB"})
+    con.execute("SET TimeZone = 'UTC'")
+    out: dict = {"views": {}}
+    for name in GUARD_VIEWS:
+        view = get_view(name)
+        timings = {}
+        for checked in (True, False):
+            sql = f"SELECT * FROM ({duckdb_view(view, source, window, checked=checked)})"
+            timings[checked] = timed(lambda sql=sql: con.sql(sql).to_arrow_table(), runs)
+        count = con.sql(f"SELECT count(*) FROM ({duckdb_view(view, source, window)})")
+        out["views"][name] = {"checked": timings[True], "unchecked": timings[False],
+                              "rows": count.fetchall()[0][0]}  # fmt: skip
+    return out
+
+
 if __name__ == "__main__":
     task, args = sys.argv[1], json.loads(sys.argv[2])
     steps = {"demo": demo, "report": report, "export": export, "ingest": ingest_step,
-             "small_files": small_files, "report_html": report_html}  # fmt: skip
+             "small_files": small_files, "report_html": report_html,
+             "view_guard": view_guard}  # fmt: skip
     result = steps[task](**args)
     result.setdefault("max_rss_mb", max_rss_mb())
     print(json.dumps(result, default=str))

@@ -196,6 +196,60 @@ def test_system_configuration_fixes_roles_audit_log_identity_and_budget(tmp_path
     assert "report.suppression_max_days from your settings is ignored" in notices
 
 
+def test_system_configuration_fixes_the_trino_an_analyst_reaches_and_as_whom(tmp_path, caplog):
+    """engine trino: another server, catalog, table or Trino user from the analyst's settings
+    would be another principal's access (or another table than the roles were written for):
+    the system configuration's connection holds, key by key; the timeout stays the analyst's."""
+    system = _system(
+        tmp_path,
+        "trino: {host: trino.corp, port: 443, http_scheme: https, catalog: hive, schema: audit,"
+        " table: events, auth: {type: password}, verify: /etc/ssl/corp.pem}\n",
+    )
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "engine: trino\n"
+        "trino: {host: evil.example, port: 8080, http_scheme: http, user: admin, catalog: other,"
+        " schema: s, table: t, verify: false, allow_insecure_auth: true,"
+        " auth: {type: password, user: admin, password: hunter2}, timeout_seconds: 60}\n"
+    )
+    env = {"ACCESSMON_SYSTEM_CONFIG": str(system)}
+    with caplog.at_level("WARNING", logger="accessmon"):
+        cfg = load_config(mine, environ=env)
+    t = cfg.trino
+    assert (t.host, t.port, t.http_scheme, t.catalog, t.schema_, t.table) == (
+        "trino.corp", 443, "https", "hive", "audit", "events")  # fmt: skip
+    assert t.user is None  # Trino's user is the analyst's own (OS or hub) name
+    assert t.auth is not None and (t.auth.type, t.auth.user, t.auth.password) == (
+        "password", None, None)  # fmt: skip
+    assert (t.verify, t.allow_insecure_auth) == ("/etc/ssl/corp.pem", False)
+    assert t.timeout_seconds == 60 and cfg.engine == "trino"  # not locked
+    notices = " ".join(r.getMessage() for r in caplog.records)
+    for key in ("host", "port", "http_scheme", "user", "catalog", "schema", "table", "auth",
+                "verify", "allow_insecure_auth"):  # fmt: skip
+        assert f"trino.{key} from your settings is ignored: {system} sets it" in notices
+    assert "hunter2" not in notices and "timeout_seconds" not in notices
+
+
+def test_without_a_trino_in_the_system_configuration_an_analyst_cannot_bring_one(tmp_path):
+    """Locked means locked when the administrator says nothing too (as rbac): no trino.host
+    from the analyst, and the error says who sets it."""
+    from accessmon.engines.trino import TrinoEngine
+
+    system = _system(tmp_path, "store: /srv/audit\n")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("engine: trino\ntrino: {host: evil.example, catalog: c, schema: s, table: t}\n")
+    cfg = load_config(mine, environ={"ACCESSMON_SYSTEM_CONFIG": str(system)})
+    assert (cfg.trino.host, cfg.trino.catalog, cfg.trino.table) == (None, None, None)
+    engine = TrinoEngine(cfg)
+    who = f"is not set: the administrator sets it in {system}"
+    with pytest.raises(ConfigError, match=f"trino.catalog {who}"):
+        _ = engine.table  # Teleport's table, as every query on Trino names it
+    with pytest.raises(ConfigError, match=f"trino.host {who}"):
+        engine.connection()
+    # in personal mode the same file is the analyst's to write
+    assert load_config(mine, environ={}).trino.host == "evil.example"
+
+
 def test_system_configuration_errors_name_its_file_and_line(tmp_path):
     system = _system(tmp_path, "store: ./x\nidentity: {source: jupyterhub}\n")
     with pytest.raises(ConfigError) as err:

@@ -18,7 +18,7 @@ import pyarrow as pa
 from accessmon.config import TRINO_JWT_ENV, TRINO_PASSWORD_ENV, Config
 from accessmon.engines.base import StoreInventory, sql_inventory
 from accessmon.errors import ConfigError, EngineError, QueryError
-from accessmon.result import QueryResult, QueryStats
+from accessmon.result import TRINO_STATS, QueryResult, QueryStats
 from accessmon.sql.render import quote_ident
 from accessmon.sql.transpile import trino_sql
 from accessmon.sql.validate import CheckedQuery
@@ -47,8 +47,15 @@ class TrinoEngine:
         parts = {"catalog": s.catalog, "schema": s.schema_, "table": s.table}
         missing = [k for k, v in parts.items() if not v]
         if missing:
-            raise ConfigError(f"trino.{missing[0]} is not set: give it in accessmon.yaml")
+            raise ConfigError(f"trino.{missing[0]} is not set: {self._give_it()}")
         return ".".join(quote_ident(str(v)) for v in parts.values())
+
+    def _give_it(self) -> str:
+        """Where a missing connection setting goes: under a system configuration only the
+        administrator's file sets it (config.LOCKED_NESTED), so say that one."""
+        if self.config.system is not None:
+            return f"the administrator sets it in {self.config.system}"
+        return "give it in accessmon.yaml"
 
     def render(self, query: CheckedQuery, window: Window) -> str:
         return trino_sql(query, self.table, window)
@@ -93,7 +100,7 @@ class TrinoEngine:
 
             s = self.settings
             if not s.host:
-                raise ConfigError("trino.host is not set: give it in accessmon.yaml")
+                raise ConfigError(f"trino.host is not set: {self._give_it()}")
             try:
                 self._connection = trino.dbapi.connect(
                     host=s.host, port=s.port, http_scheme=s.http_scheme, user=self.trino_user,
@@ -157,6 +164,10 @@ class TrinoEngine:
             ),
             query_execution_id=cursor.query_id,
             engine_execution_ms=stats.get("elapsedTimeMillis"),
+            engine_stats={
+                **{ours: stats[theirs] for theirs, ours in TRINO_STATS.items() if theirs in stats},
+                "info_uri": cursor.info_uri,
+            },
         )
         return QueryResult(arrow_table(description or [], rows), sql, result, query.views)
 

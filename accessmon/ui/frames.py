@@ -156,11 +156,15 @@ def _json_value(value: Any) -> Any:
 
 
 def stats_text(result: QueryResult) -> str:
-    """`12 rows in 35 ms`, plus the bytes scanned on Athena (where they cost money) or Trino."""
+    """`12 rows in 35 ms`, plus the bytes scanned on Athena (where they cost money), or on
+    Trino the bytes read and the query id, as Trino's own UI words them."""
     rows = len(result)
-    text = f"{rows} row{'s' if rows != 1 else ''} in {result.stats.elapsed_ms} ms"
-    if result.stats.engine != "duckdb":  # Athena bills them; Trino's load shows in them
-        text += f", {human_bytes(result.stats.data_scanned_bytes)} scanned"
+    stats = result.stats
+    text = f"{rows} row{'s' if rows != 1 else ''} in {stats.elapsed_ms} ms"
+    if stats.engine == "trino":
+        text += f", {human_bytes(stats.data_scanned_bytes)} read, query {stats.query_execution_id}"
+    elif stats.engine != "duckdb":
+        text += f", {human_bytes(stats.data_scanned_bytes)} scanned"
     return text
 
 

@@ -133,8 +133,9 @@ def test_duckdb_shape_nests_as_the_json_paths_say():
     assert duckdb_shape(columns) == {
         "user": "VARCHAR",
         "identity": {"user": "VARCHAR", "roles": ["VARCHAR"]},
-        "ei": "INTEGER",
+        "ei": "VARCHAR",  # its text, read by Trino's rules (12.5 is 13, "12.5" fails)
     }
+    assert duckdb_shape(columns, checked=False)["ei"] == "INTEGER"  # DuckDB's own rules
 
 
 def test_each_column_parses_only_its_own_field():

@@ -36,8 +36,13 @@ def _value(col: Column):
     """Values of the column's type, and a few of the wrong type (Teleport is not always tidy)."""
     if col.type == "integer":
         return st.one_of(st.integers(-(2**31), 2**31 - 1), st.integers(2**31, 2**40), text)
-    if col.type == "boolean":
-        return st.one_of(st.booleans(), text)
+    if col.type == "boolean":  # Trino reads "t", "1", 0, 2.5 as booleans; "yes", 2**70 fail
+        words = st.sampled_from(["true", "TRUE", "t", "F", "1", "0", "yes", "", "1.5"])
+        numbers = st.one_of(st.integers(-2, 2), st.integers(2**63, 2**70), st.floats(-3, 3))
+        return st.one_of(st.booleans(), words, numbers, text)
+    if col.type == "double":  # Java's Double.parseDouble for strings: "1.5d", "NaN"
+        words = st.sampled_from(["1.5", " 2e3 ", "1.5d", "NaN", "-Infinity", "inf", "abc"])
+        return st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.booleans(), words)
     if col.type == "array(varchar)":
         return st.lists(st.one_of(text, st.integers(0, 9)), max_size=3)
     if col.type.startswith("array(row("):
@@ -82,12 +87,14 @@ def _session(store, use_cache: bool) -> Session:
 
 
 def _rows(session: Session, view: str) -> list[str]:
-    """The view's rows, or that it fails: an integer its column cannot hold (2**40, text)
-    fails the query naming the column, from the cache as from the JSON (issue 17)."""
+    """The view's rows, or that it fails: a value its column cannot hold (2**40 or text as
+    integer, "yes" as boolean) fails the query naming the column, from the cache as from the
+    JSON (issue 17)."""
     try:
         rows = session.run(f"SELECT * FROM {view}", WINDOW).table.to_pylist()
     except AccessmonError as e:
-        assert re.search(r"Cannot cast '.*' to (integer|bigint) in view column \w+", str(e)), e
+        typ = "(integer|bigint|boolean|double)"
+        assert re.search(rf"Cannot cast '.*' to {typ} in view column \w+", str(e)), e
         return ["fails: a value its column's type cannot hold"]
     return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
 
@@ -336,3 +343,56 @@ def test_a_failed_build_keeps_the_stale_batch_until_its_replacement_exists(tmp_p
     assert cache.build(store) == (2, 2)
     assert not batch.folder.exists()
     assert cache.status(store) == {"files": 2, "cached": 2, "not_cached": 0, "stale_batches": 0}
+
+
+# -- numbers and booleans of another JSON type (issue 17, point 3) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def wrong_typed_store(tmp_path_factory):
+    """One event per (column, value) of tests/trino/shapes.py's WRONG_TYPED, written as raw
+    JSON lines (1e400 and 2**70 as written), ingested: the cache is built."""
+    from accessmon.sql.views import get_view
+    from tests.trino.shapes import WRONG_TYPED, WRONG_TYPED_COLUMNS
+
+    lines = []
+    for view, column in WRONG_TYPED_COLUMNS:
+        col = get_view(view).column(column)
+        for i, (value, _) in enumerate(WRONG_TYPED[col.type]):
+            event = {"event": get_view(view).event_type, "uid": f"{column}-{i}",
+                     "time": "2024-03-20T10:00:00.000Z"}  # fmt: skip
+            _nest(event, col.path, "@VALUE@")
+            lines.append(json.dumps(event).replace('"@VALUE@"', value))
+    folder = tmp_path_factory.mktemp("wrong-typed")
+    source = folder / "events.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    store = folder / "store"
+    summary = ingest([source], store)
+    assert summary.cached_files > 0 and cache.status(store)["not_cached"] == 0
+    return store
+
+
+@pytest.mark.parametrize("use_cache", [True, False], ids=["cache", "json"])
+def test_numbers_and_booleans_of_another_json_type_read_as_trino_reads_them(
+    wrong_typed_store, use_cache
+):
+    """12.5 as integer, "t", 1, 2.5 as boolean and "1.5d", " 2e3 ", "NaN" as double give
+    Trino's value; "12.5" as integer, "yes", 2**63 as boolean, "inf" as double fail the query
+    naming the column, as Trino's cast fails it; never a silent NULL or another value, from
+    the cache as from the JSON (DuckDB's json_transform read 12.5 as 12, "yes" as true,
+    "inf" as infinity, "abc" as NULL)."""
+    from accessmon.sql.views import get_view
+    from tests.trino.shapes import FAILS, REFUSED_LOCALLY, WRONG_TYPED, WRONG_TYPED_COLUMNS
+
+    session = _session(wrong_typed_store, use_cache)
+    window = Window.between(DAYS[-1], DAYS[-1])
+    for view, column in WRONG_TYPED_COLUMNS:
+        typ = get_view(view).column(column).type
+        for i, (value, trinos) in enumerate(WRONG_TYPED[typ]):
+            sql = f"SELECT {column} AS v FROM {view} WHERE uid = '{column}-{i}'"
+            if trinos == FAILS or (typ, value) in REFUSED_LOCALLY:
+                with pytest.raises(AccessmonError, match=f"to {typ} in view column {column}"):
+                    session.run(sql, window)
+                continue
+            got = session.run(sql, window).table.column("v").to_pylist()
+            assert repr(got) == repr([trinos]), f"{view}.{column} = {value}"

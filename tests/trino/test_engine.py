@@ -120,16 +120,27 @@ def test_a_query_is_audited_with_trinos_query_id(trino_session):
 
 
 def test_stats_show_trinos_query_id_bytes_and_time(project, trino_query):
+    """In Trino's words: its query id, its bytes and rows, its elapsed time; none of Athena's
+    names (query_execution_id, data_scanned_in_bytes) and no cost, which Trino does not bill.
+    The audit trail keeps its columns: the same id under query_execution_id."""
     out = cli(["query", "exec", "--stats", *DATES, "SELECT count(*) AS n FROM session_start"],
               project)  # fmt: skip
     assert out.returncode == 0, out.stderr
     stats = json.loads(out.stderr.strip().splitlines()[-1])
-    assert stats["engine"] == "trino"
-    assert QUERY_ID.fullmatch(stats["query_execution_id"])
-    assert stats["data_scanned_in_bytes"] > 0
-    assert stats["total_execution_time_in_millis"] > 0
-    assert stats["estimated_cost_usd"] == 0
-    assert server_state(trino_query, stats["query_execution_id"]) == ("FINISHED", None)
+    assert stats["engine"] == "trino" and stats["rows"] == 1 and stats["state"] == "FINISHED"
+    assert QUERY_ID.fullmatch(stats["query_id"])
+    assert stats["info_uri"].endswith(stats["query_id"])  # its page in Trino's web UI
+    assert stats["physical_input_bytes"] > 0 and stats["processed_bytes"] > 0
+    assert stats["processed_rows"] > 0
+    assert stats["elapsed_time_millis"] > 0 and stats["cpu_time_millis"] >= 0
+    assert stats["accessmon_elapsed_millis"] >= stats["elapsed_time_millis"]
+    athenas = {"query_execution_id", "data_scanned_in_bytes", "total_execution_time_in_millis",
+               "engine_execution_time_in_millis", "estimated_cost_usd"}  # fmt: skip
+    assert not athenas & set(stats)
+    assert server_state(trino_query, stats["query_id"]) == ("FINISHED", None)
+    audited = json.loads((project / "data" / "accessmon-audit.jsonl").read_text().splitlines()[-1])
+    assert audited["query_execution_id"] == stats["query_id"]
+    assert audited["data_scanned_in_bytes"] == stats["physical_input_bytes"]
 
 
 def test_privileged_access_report_runs_from_the_cli_and_its_notebook(project):
@@ -183,7 +194,31 @@ def test_the_magic_and_the_query_editor_run_on_trino(project, duckdb_session):
         editor.set_window(start=WINDOW.start, end=WINDOW.end)
         assert editor.run() is not None, editor.error
         assert editor.frame.to_dict("records") == expected
-        assert editor.result.stats.engine == "trino" and "scanned" in editor.status
+        assert editor.result.stats.engine == "trino"
+        assert f"read, query {editor.result.stats.query_execution_id}" in editor.status
+
+
+def test_under_a_system_configuration_trino_user_is_not_the_analysts_to_choose(
+    trino, trino_store, tmp_path, trino_query
+):
+    """An analyst's `trino.user: admin` would run as another principal: under a system
+    configuration its trino connection holds, and Trino sees the analyst's own OS name."""
+    import pwd
+
+    system = write_config(tmp_path / "etc", trino_store, trino)
+    doc = yaml.safe_load(system.read_text())
+    doc["audit_log"] = str(tmp_path / "audit.jsonl")
+    system.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    system.chmod(0o644)
+    mine = write_config(tmp_path / "analyst", trino_store, trino, user="admin", catalog="system")
+    out = cli(["query", "exec", "--stats", *DATES, "SELECT count(*) AS n FROM session_start"],
+              mine.parent, env={"ACCESSMON_SYSTEM_CONFIG": str(system)})  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert f"trino.user from your settings is ignored: {system} sets it" in out.stderr
+    assert f"trino.catalog from your settings is ignored: {system} sets it" in out.stderr
+    query_id = json.loads(out.stderr.strip().splitlines()[-1])["query_id"]
+    _, rows = trino_query(f"SELECT user FROM system.runtime.queries WHERE query_id = '{query_id}'")
+    assert rows == [(pwd.getpwuid(os.geteuid()).pw_name,)]
 
 
 # -- doctor ----------------------------------------------------------------------------------

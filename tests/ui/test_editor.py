@@ -66,6 +66,22 @@ def test_stats_show_bytes_scanned_on_athena():
     )
 
 
+def test_stats_on_trino_say_bytes_read_and_trinos_query_id():
+    import pyarrow as pa
+
+    qid = "20261201_031200_00001_abcde"
+    stats = QueryStats("trino", elapsed_ms=80, data_scanned_bytes=2048, query_execution_id=qid)
+    assert stats_text(QueryResult(pa.table({"n": [1, 2]}), "", stats)) == (
+        f"2 rows in 80 ms, 2.0 KB read, query {qid}"
+    )
+    # --stats: Trino's words; the audit trail's columns stay Athena's
+    stats.engine_stats = {"elapsed_time_millis": 50, "physical_input_bytes": 2048}
+    assert stats.shown() == {"engine": "trino", "query_id": qid, "elapsed_time_millis": 50,
+                             "physical_input_bytes": 2048, "accessmon_elapsed_millis": 80}  # fmt: skip
+    assert stats.as_dict()["query_execution_id"] == qid
+    assert QueryStats("athena").shown() == QueryStats("athena").as_dict()
+
+
 def test_a_window_after_its_end_is_refused_before_running(editor):
     assert editor.set_window(start="2024-03-21", end="2024-03-20") is None
     assert editor.error == "--from 2024-03-21 is after --to 2024-03-20"

@@ -64,7 +64,7 @@ def query_exec(sql, name, days, start, end, fmt, show_sql, stats, csv_guard) -> 
 
         Console().print(output.to_table(result.table))
     if stats:
-        click.echo(json.dumps({"rows": len(result), **result.stats.as_dict()}), err=True)
+        click.echo(json.dumps({"rows": len(result), **result.stats.shown()}), err=True)
 
 
 @query.command("create")
