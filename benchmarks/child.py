@@ -235,11 +235,40 @@ def view_guard(store: str, runs: int) -> dict:
     return out
 
 
+def charts(work: str, runs: int) -> dict:
+    """The Privileged Access Report's nine charts over a 7-day demo store, drawn by
+    reports.charts and, the baseline in this process, by plotly express (as before)."""
+    import plotly.express as px
+
+    from accessmon.reports.charts import figure
+    from accessmon.reports.definitions import load_definitions
+
+    work = Path(work)
+    write_demo(work / "store", events=20_000, days=7, seed=1)
+    s = session(work / "store", True, work)
+    definitions, _ = load_definitions(work / "no-custom-reports")
+    frames = []
+    for q in definitions["privilege_access_report"].queries:
+        c = q.chart
+        frames.append((s.query(q.query, Window.last_days(7)), c))
+
+    def ours() -> None:
+        for frame, c in frames:
+            figure(frame, c.kind, c.x, c.y, c.keys).to_json()
+
+    def express() -> None:
+        for frame, c in frames:
+            px.bar(frame, x=c.x, y=c.y, color=c.keys).update_layout(barmode="stack").to_json()
+
+    traces = sum(len(figure(f, c.kind, c.x, c.y, c.keys).data) for f, c in frames)
+    return {"ours": timed(ours, runs), "express": timed(express, runs), "traces": traces}
+
+
 if __name__ == "__main__":
     task, args = sys.argv[1], json.loads(sys.argv[2])
     steps = {"demo": demo, "report": report, "export": export, "ingest": ingest_step,
              "small_files": small_files, "report_html": report_html,
-             "view_guard": view_guard}  # fmt: skip
+             "view_guard": view_guard, "charts": charts}  # fmt: skip
     result = steps[task](**args)
     result.setdefault("max_rss_mb", max_rss_mb())
     print(json.dumps(result, default=str))

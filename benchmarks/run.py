@@ -10,6 +10,7 @@ view a WITH clause that extracts each column from `event_data` at query time
     python benchmarks/run.py --only small-files  # just the ingest of many small files
     python benchmarks/run.py --only report-html  # just the 7-day demo report's HTML
     python benchmarks/run.py --only view-guard --size 1000000  # the integer guard's cost
+    python benchmarks/run.py --only charts  # the report's charts against plotly express
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def main() -> None:
     parser.add_argument("--per-file", type=int, default=10, help="events per small file")
     parser.add_argument("--loads", type=int, default=5, help="page loads per first paint")
     parser.add_argument(
-        "--only", choices=["small-files", "report-html", "view-guard"], help="run this step alone"
+        "--only",
+        choices=["small-files", "report-html", "view-guard", "charts"],
+        help="run this step alone",
     )
     args = parser.parse_args()
     work = args.work / f"{args.size}"
@@ -66,6 +69,8 @@ def main() -> None:
     if args.only:
         if args.only == "small-files":
             rows.extend(small_files_rows(work, args.files, args.per_file))
+        elif args.only == "charts":
+            rows.extend(charts_rows(work, args.baseline_runs))
         elif args.only == "view-guard":
             child("demo", store=work / "store", events=args.size)
             rows.extend(view_guard_rows(work / "store", args.baseline_runs))
@@ -109,6 +114,7 @@ def main() -> None:
     rows.append(("peak memory, ingest", f"{ingest['max_rss_mb']:.0f} MiB", "≤ 2 GiB", "",
                  ingest["max_rss_mb"] <= 2048))  # fmt: skip
     rows.extend(view_guard_rows(work / "store", args.baseline_runs))
+    rows.extend(charts_rows(work, args.baseline_runs))
     rows.extend(small_files_rows(work, args.files, args.per_file))
     rows.extend(report_html_rows(work, args.loads))
 
@@ -118,6 +124,14 @@ def main() -> None:
         print(f"  {fmt_s(seconds):>8}  {name}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def charts_rows(work: Path, runs: int) -> list[tuple[str, str, str, str, bool]]:
+    """The report's nine charts as figures (JSON included), against plotly express."""
+    r = child("charts", work=work / "charts", runs=runs)
+    return [(f"the report's 9 charts, 7-day demo ({r['traces']} traces)", fmt_s(r["ours"]),
+             "≥ 5× express", f"{fmt_s(r['express'])} with plotly express "
+             f"({r['express'] / r['ours']:.0f}×)", r["express"] / r["ours"] >= 5)]  # fmt: skip
 
 
 def view_guard_rows(store: Path, runs: int) -> list[tuple[str, str, str, str, bool]]:
