@@ -18,6 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from accessmon.errors import QueryError
+from accessmon.sql import trino_zones
 
 #: Trino function (lower case) -> what to write instead on the local engine.
 NOT_LOCAL: dict[str, str] = {
@@ -125,35 +126,6 @@ def _parse_datetime(node: exp.Expression) -> exp.Expression:
 
 
 # -- time zones and ISO 8601 -----------------------------------------------------------------
-
-
-def _in_zone(ts: exp.Expression, zone: exp.Expression) -> exp.Expression:
-    """The wall time of instant `ts` (a UTC timestamp or timestamptz) in `zone`."""
-    instant = exp.Cast(this=ts.copy(), to=exp.DataType.build("TIMESTAMPTZ"))
-    return _call("timezone", zone.copy(), instant)
-
-
-def _at_timezone(node: exp.Expression) -> exp.Expression:
-    """at_timezone(ts, zone) and `ts AT TIME ZONE zone` show the same instant in `zone`; DuckDB's
-    AT TIME ZONE on a plain TIMESTAMP would read it as local time there instead."""
-    if _anon(node, "at_timezone") and len(node.expressions) == 2:
-        ts, zone = node.expressions
-    elif isinstance(node, exp.AtTimeZone) and node.args.get("zone") is not None:
-        ts, zone = node.this, node.args["zone"]
-    else:
-        return node
-    parent = node.parent
-    shifted = isinstance(parent, exp.Sub) and isinstance(parent.expression, exp.Interval)
-    if isinstance(parent, _INSTANT_USES) and not shifted:  # compared: the same instant
-        return exp.Cast(this=ts.copy(), to=exp.DataType.build("TIMESTAMPTZ"))
-    return _in_zone(ts, zone)
-
-
-#: Where a timestamp with time zone counts as its instant, whatever the zone.
-_INSTANT_USES = (
-    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In, exp.Sub,
-    exp.DateDiff,
-)  # fmt: skip
 
 
 def _is_date(node: exp.Expression) -> bool:
@@ -467,7 +439,7 @@ _STEPS: list[Transform] = [
     _parse_datetime,
     _to_iso8601,
     _timestamp_text,
-    _at_timezone,
+    trino_zones.at_timezone,
     _extract_dow,
     _regexp_extract,
     _regexp_replace,

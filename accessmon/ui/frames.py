@@ -18,7 +18,15 @@ import pyarrow as pa
 from accessmon.errors import AccessmonError
 from accessmon.names import did_you_mean
 from accessmon.reports import charts
-from accessmon.text import cell_text, date_text, double_text, human_bytes, is_listlike, millis_text
+from accessmon.text import (
+    cell_text,
+    date_text,
+    double_text,
+    human_bytes,
+    is_listlike,
+    millis_text,
+    zone_text,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,13 +46,13 @@ def athena_text(value: Any, typ: pa.DataType, nested: bool = False) -> str:
         return "NULL" if nested else ""
     if pa.types.is_timestamp(typ):
         text = millis_text(value)
-        return text + " UTC" if typ.tz else text
+        return f"{text} {zone_text(typ.tz)}" if typ.tz else text
     if pa.types.is_date(typ):
         return date_text(value)
     if pa.types.is_boolean(typ):
         return "true" if value else "false"
     if pa.types.is_floating(typ):
-        return double_text(float(value))
+        return double_text(float(value), typ.bit_width)
     if pa.types.is_map(typ):
         return (
             "{"
@@ -94,6 +102,8 @@ def grid_frame(frame: pd.DataFrame, limit: int = GRID_ROWS) -> pd.DataFrame:
         values = head[column]
         if pd.api.types.is_datetime64_any_dtype(values):
             out[column] = values.map(time_text)
+        elif values.dtype == "float32":  # a real: its own shortest digits, 0.1 as on Trino
+            out[column] = values.map(lambda v: float(double_text(float(v), 32)))
         elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
             out[column] = values.map(
                 lambda v: time_text(v) if isinstance(v, dt.datetime) else cell_text(v)
@@ -107,7 +117,7 @@ def time_text(moment: Any) -> str:
     """`2024-03-20 12:12:03.374 UTC`: a time with its zone; naive times are UTC in the store."""
     if moment is None or type(moment).__name__ == "NaTType":
         return ""
-    zone = moment.tzname() if moment.tzinfo is not None else "UTC"
+    zone = zone_text(moment.tzinfo) if moment.tzinfo is not None else "UTC"
     return f"{millis_text(moment)} {zone}"
 
 
