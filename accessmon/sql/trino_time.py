@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from accessmon.errors import QueryError
-from accessmon.sql import trino_zones
+from accessmon.sql import trino_reals, trino_zones
 
 #: Trino function (lower case) -> what to write instead on the local engine.
 NOT_LOCAL: dict[str, str] = {
@@ -205,6 +205,15 @@ def _extract_dow(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _millisecond(node: exp.Expression) -> exp.Expression:
+    """millisecond(ts) is the second's milliseconds on Trino, DuckDB's counts the seconds too."""
+    if not _anon(node, "millisecond") or len(node.expressions) != 1 or node.meta.get("trino_time"):
+        return node
+    node = node.copy()
+    node.meta["trino_time"] = True
+    return exp.Paren(this=exp.Mod(this=node, expression=exp.Literal.number(1000)))
+
+
 # -- strings and regular expressions ---------------------------------------------------------
 
 
@@ -313,7 +322,7 @@ def _url(node: exp.Expression) -> exp.Expression:
         return node
     name, url = node.name.lower(), node.expressions[0].sql("duckdb")
     scheme = "^([A-Za-z][A-Za-z0-9+.-]*):"
-    authority = "^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#]*)(?::([0-9]+))?"
+    authority = "^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\\[[^\\]/?#@]*\\]|[^:/?#]*)(?::([0-9]+))?"
     host = f"regexp_extract({url}, '{authority}', 1)"
     server = f"regexp_full_match({host}, '[A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]*\\]')"
     sql = {
@@ -441,6 +450,8 @@ _STEPS: list[Transform] = [
     _timestamp_text,
     trino_zones.at_timezone,
     _extract_dow,
+    _millisecond,
+    trino_reals.reals,
     _regexp_extract,
     _regexp_replace,
     _split_part,
