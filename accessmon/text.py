@@ -60,7 +60,9 @@ def _digits(size: float, bits: int) -> str:
     two: `4.9E-324`, `1.4E-45`), that read back as the same double or 32-bit float."""
     if bits == 64:
         text = repr(size)
-        return text if len(decimal.Decimal(text).normalize().as_tuple().digits) > 1 else f"{size:.1e}"
+        return (
+            text if len(decimal.Decimal(text).normalize().as_tuple().digits) > 1 else f"{size:.1e}"
+        )
     exact = struct.unpack("f", struct.pack("f", size))[0]
     for places in range(1, 9):
         text = f"{size:.{places}e}"

@@ -128,22 +128,22 @@ def _parse_datetime(node: exp.Expression) -> exp.Expression:
 # -- time zones and ISO 8601 -----------------------------------------------------------------
 
 
-def _is_date(node: exp.Expression) -> bool:
-    """Trino's DATE, as transpile.py's check sees it: the partition column, DATE literals and
-    casts, current_date, and interval arithmetic, date_add or date_trunc on those."""
+def is_date(node: exp.Expression | None) -> bool:
+    """Expressions Trino types as DATE, recognised without a full type pass: the partition
+    column, DATE literals and casts, current_date, and interval arithmetic, date_add or
+    date_trunc on those (on Trino they keep a DATE a DATE)."""
     if isinstance(node, exp.Column):
         return node.name.lower() == "event_date"
     if isinstance(node, exp.Cast | exp.TryCast):
         return node.to.is_type(exp.DataType.Type.DATE)
     if isinstance(node, exp.CurrentDate | exp.Date | exp.DateFromParts | exp.TsOrDsToDate):
         return True
-    if isinstance(node, exp.Add | exp.Sub | exp.DateAdd | exp.DateTrunc | exp.TimestampTrunc):
-        interval = not isinstance(node, exp.Add | exp.Sub) or isinstance(
-            node.expression, exp.Interval
-        )
-        return interval and _is_date(node.this)
+    if isinstance(node, exp.Add | exp.Sub):
+        return isinstance(node.expression, exp.Interval) and is_date(node.this)
+    if isinstance(node, exp.DateAdd | exp.DateSub | exp.DateTrunc | exp.TimestampTrunc):
+        return is_date(node.this)
     if isinstance(node, exp.Paren):
-        return _is_date(node.this)
+        return is_date(node.this)
     return False
 
 
@@ -153,7 +153,7 @@ _UTC_INSTANTS = (exp.FromISO8601Timestamp, exp.UnixToTime, exp.CurrentTimestamp,
 def _kind(node: exp.Expression) -> str | None:
     """'date', 'timestamp' (Trino's zone-less timestamp(3)) or 'utc' (with time zone UTC), as
     far as it is known without a type pass."""
-    if _is_date(node):
+    if is_date(node):
         return "date"
     if isinstance(node, exp.Paren):
         return _kind(node.this)
@@ -207,24 +207,36 @@ def _extract_dow(node: exp.Expression) -> exp.Expression:
 
 def _millisecond(node: exp.Expression) -> exp.Expression:
     """millisecond(ts) is the second's milliseconds on Trino, DuckDB's counts the seconds too."""
-    if not _anon(node, "millisecond") or len(node.expressions) != 1 or node.meta.get("trino_time"):
+    if not _anon(node, "millisecond") or len(node.expressions) != 1:
         return node
-    node = node.copy()
-    node.meta["trino_time"] = True
-    return exp.Paren(this=exp.Mod(this=node, expression=exp.Literal.number(1000)))
+    if (fresh := _fresh(node, exp.Anonymous)) is None:
+        return node
+    return exp.Paren(this=exp.Mod(this=fresh, expression=exp.Literal.number(1000)))
 
 
 # -- strings and regular expressions ---------------------------------------------------------
 
 
-def _regexp_extract(node: exp.Expression) -> exp.Expression:
-    """No match is NULL on Trino and '' on DuckDB."""
-    if not isinstance(node, exp.RegexpExtract) or node.meta.get("trino_time"):
-        return node
+def _fresh(node: exp.Expression, kind: type[exp.Expression]) -> exp.Expression | None:
+    """A copy of `node`, marked so it is not rewritten again, if it is a `kind` no rewrite
+    here made; else None."""
+    if not isinstance(node, kind) or node.meta.get("trino_time"):
+        return None
     node = node.copy()
     node.meta["trino_time"] = True
-    matches = exp.RegexpLike(this=node.this.copy(), expression=node.expression.copy())
-    return exp.Case(ifs=[exp.If(this=matches, true=node)])
+    return node
+
+
+def _when(condition: exp.Expression, value: exp.Expression) -> exp.Expression:
+    """CASE WHEN condition THEN value END: NULL where Trino gives NULL."""
+    return exp.Case(ifs=[exp.If(this=condition, true=value)])
+
+
+def _regexp_extract(node: exp.Expression) -> exp.Expression:
+    """No match is NULL on Trino and '' on DuckDB."""
+    if (fresh := _fresh(node, exp.RegexpExtract)) is None:
+        return node
+    return _when(exp.RegexpLike(this=node.this.copy(), expression=node.expression.copy()), fresh)
 
 
 def _java_replacement(text: str) -> str:
@@ -322,7 +334,9 @@ def _url(node: exp.Expression) -> exp.Expression:
         return node
     name, url = node.name.lower(), node.expressions[0].sql("duckdb")
     scheme = "^([A-Za-z][A-Za-z0-9+.-]*):"
-    authority = "^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\\[[^\\]/?#@]*\\]|[^:/?#]*)(?::([0-9]+))?"
+    authority = (
+        "^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\\[[^\\]/?#@]*\\]|[^:/?#]*)(?::([0-9]+))?"
+    )
     host = f"regexp_extract({url}, '{authority}', 1)"
     server = f"regexp_full_match({host}, '[A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]*\\]')"
     sql = {
@@ -357,14 +371,12 @@ def _url(node: exp.Expression) -> exp.Expression:
 
 def _json_extract_scalar(node: exp.Expression) -> exp.Expression:
     """json_extract_scalar of an object or array is NULL on Trino; DuckDB's ->> gives its text."""
-    if not isinstance(node, exp.JSONExtractScalar) or node.meta.get("trino_time"):
+    if (fresh := _fresh(node, exp.JSONExtractScalar)) is None:
         return node
-    node = node.copy()
-    node.meta["trino_time"] = True
     kind = _call("json_type", node.this.copy(), node.expression.copy())
     scalar = exp.Not(this=exp.In(this=kind, expressions=[
         exp.Literal.string("OBJECT"), exp.Literal.string("ARRAY")]))  # fmt: skip
-    return exp.Case(ifs=[exp.If(this=scalar, true=node)])
+    return _when(scalar, fresh)
 
 
 _JSON_OBJECT_GUARD = (

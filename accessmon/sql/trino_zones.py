@@ -40,7 +40,9 @@ _ALTERNATIVE = (
 
 
 def _refuse(what: str, alternative: str = _ALTERNATIVE) -> QueryError:
-    return QueryError(f"{what} is not available on the local engine; {alternative} or --engine athena")
+    return QueryError(
+        f"{what} is not available on the local engine; {alternative} or --engine athena"
+    )
 
 
 @functools.cache
