@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from accessmon.errors import QueryError
-from accessmon.sql import trino_reals, trino_zones
+from accessmon.sql import trino_reals, trino_urls, trino_zones
 
 #: Trino function (lower case) -> what to write instead on the local engine.
 NOT_LOCAL: dict[str, str] = {
@@ -160,7 +160,8 @@ def _kind(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Column) and node.name.lower() == "event_time":
         return "timestamp"
     if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.TIMESTAMP):
-        return "timestamp"
+        precision = [p.this.this for p in node.to.expressions]  # TIMESTAMP '12:12:03' is (0)
+        return "timestamp" if precision in ([], [3], ["3"]) else None
     if isinstance(node, exp.StrToTime | exp.TimestampTrunc | exp.DateTrunc | exp.DateAdd):
         return _kind(node.this) if not isinstance(node, exp.StrToTime) else "timestamp"
     if isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval):
@@ -178,6 +179,8 @@ def _to_iso8601(node: exp.Expression) -> exp.Expression:
     if not _anon(node, "to_iso8601") or len(node.expressions) != 1:
         return node
     (value,) = node.expressions
+    if (zoned := trino_zones.iso8601(value)) is not None:
+        return zoned
     kind = _kind(value)
     if kind is None:
         raise refuse(
@@ -324,48 +327,6 @@ def _renamed(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _url(node: exp.Expression) -> exp.Expression:
-    """url_extract_* by RFC 3986's own regular expression; url_encode/decode with `+`."""
-    if (
-        not isinstance(node, exp.Anonymous)
-        or len(node.expressions) != 1
-        or node.meta.get("trino_time")
-    ):
-        return node
-    name, url = node.name.lower(), node.expressions[0].sql("duckdb")
-    scheme = "^([A-Za-z][A-Za-z0-9+.-]*):"
-    authority = (
-        "^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\\[[^\\]/?#@]*\\]|[^:/?#]*)(?::([0-9]+))?"
-    )
-    host = f"regexp_extract({url}, '{authority}', 1)"
-    server = f"regexp_full_match({host}, '[A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]*\\]')"
-    sql = {
-        "url_extract_protocol": f"regexp_extract({url}, '{scheme}', 1)",
-        # java.net.URI, under Trino, keeps no host (and no port) when the host is not a
-        # server name: `cluster_name-29` (an underscore) gives '' and NULL on Trino.
-        "url_extract_host": f"CASE WHEN {server} THEN {host} ELSE '' END",
-        "url_extract_port": f"CASE WHEN {server} THEN TRY_CAST(NULLIF("
-        f"regexp_extract({url}, '{authority}', 2), '') AS BIGINT) END",
-        "url_extract_path": (
-            f"regexp_extract({url}, '^(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://[^/?#]*)?([^?#]*)', 1)"
-        ),
-        "url_encode": f"replace(replace(replace(url_encode({url}), '%20', '+'), '~', '%7E'), '%2A', '*')",
-        "url_decode": f"url_decode(replace({url}, '+', ' '))",
-    }.get(name)
-    if sql is None:
-        return node
-    out = _duck(sql)
-    for inner in out.find_all(exp.Anonymous):
-        inner.meta["trino_time"] = True
-    for inner in out.find_all(exp.RegexpExtract, exp.RegexpReplace):
-        inner.meta["trino_time"] = True
-    if name in ("url_extract_protocol", "url_extract_host", "url_extract_path"):
-        matches = exp.RegexpLike(this=node.expressions[0].copy(), expression=exp.Literal.string(
-            scheme if name != "url_extract_path" else "^"))  # fmt: skip
-        return exp.Case(ifs=[exp.If(this=matches, true=out)])
-    return out
-
-
 # -- JSON --------------------------------------------------------------------------------------
 
 
@@ -470,7 +431,7 @@ _STEPS: list[Transform] = [
     _strpos,
     _format,
     _renamed,
-    _url,
+    trino_urls.url,
     _json_cast_text,
     _json_extract_scalar,
     _json_format,

@@ -23,6 +23,7 @@ import functools
 import zoneinfo
 
 import pyarrow as pa
+import sqlglot
 from sqlglot import exp
 
 from accessmon.errors import QueryError
@@ -193,6 +194,38 @@ def at_timezone(node: exp.Expression) -> exp.Expression:
     if kind in ("shown", "instant"):
         return _instant(ts)
     return _wall(ts, name)
+
+
+#: Timestamps of millisecond precision, whose ISO 8601 text always shows `.SSS`.
+_MILLIS = (exp.FromISO8601Timestamp, exp.StrToTime, exp.ParseDatetime)
+
+
+def iso8601(value: exp.Expression) -> exp.Expression | None:
+    """to_iso8601 of a zoned value: the wall time and its offset in the zone,
+    `2024-03-20T13:12:03.374+01:00` (`Z` where the offset is 0), as Trino writes it; None
+    for a value without a zone."""
+    parts = _zoned(value.unnest())
+    if parts is None:
+        return None
+    ts, zone = parts
+    name = zone_name(value.unnest(), zone)
+    millis = isinstance(ts, _MILLIS) or (
+        isinstance(ts, exp.Column) and ts.name.lower() == "event_time"
+    )
+    if not millis:
+        raise _refuse(
+            "to_iso8601 of at_timezone of this expression",
+            "use it on event_time or from_iso8601_timestamp(...)",
+        )
+    wall = _wall(ts, name).sql("duckdb")
+    utc = f"CAST({_instant(ts).sql('duckdb')} AS TIMESTAMP)"
+    m = f"date_diff('minute', {utc}, {wall})"
+    sql = (
+        f"strftime({wall}, '%Y-%m-%dT%H:%M:%S.%g') || CASE WHEN {m} = 0 THEN 'Z' ELSE "
+        f"(CASE WHEN {m} < 0 THEN '-' ELSE '+' END) || lpad(CAST(abs({m}) // 60 AS VARCHAR), 2, "
+        f"'0') || ':' || lpad(CAST(abs({m}) % 60 AS VARCHAR), 2, '0') END"
+    )
+    return sqlglot.parse_one(sql, read="duckdb")
 
 
 def shown_zones(tree: exp.Expression) -> dict[int, str]:
