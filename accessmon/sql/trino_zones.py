@@ -161,6 +161,8 @@ def use(node: exp.Expression) -> str:
         return "wall"
     if isinstance(parent, exp.Cast) and parent.to.is_type(*exp.DataType.TEXT_TYPES) and not shifted:
         return "text"
+    if shifted:
+        raise _refuse(f"{name} under date_trunc, date_add or an interval here")
     raise _refuse(f"{name} here (its value would not show its zone as on Trino)")
 
 
