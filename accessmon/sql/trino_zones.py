@@ -137,6 +137,12 @@ def use(node: exp.Expression) -> str:
             break
         child, parent = parent, parent.parent
     if parent is not None and _root_projection(child, parent) and not shifted:
+        select = parent if isinstance(parent, exp.Select) else parent.parent
+        column = child if child.parent is select else child.parent
+        place = select.expressions.index(column)
+        stars = [i for i, p in enumerate(select.expressions) if p.is_star]
+        if any(i < place for i in stars) and any(i > place for i in stars):
+            raise _refuse(f"{name} between two `*`", "name the other columns")
         return "shown"
     if isinstance(parent, exp.DateDiff) and not shifted:
         unit = parent.args.get("unit")
@@ -245,10 +251,7 @@ def shown_zones(tree: exp.Expression) -> dict[int, str]:
         parts = _zoned(core)
         if parts is None or use(core) != "shown":
             continue
-        before, after = any(s < i for s in stars), any(s > i for s in stars)
-        if before and after:
-            raise _refuse(f"{_function(core)} between two `*`", "name the other columns")
-        position = i - len(projections) if before else i
+        position = i - len(projections) if any(s < i for s in stars) else i
         zones[position] = zone_name(core, parts[1])
     return zones
 
