@@ -122,7 +122,8 @@ def _parse_datetime(node: exp.Expression) -> exp.Expression:
     if not isinstance(node, exp.ParseDatetime):
         return node
     fmt = _pattern(node.args.get("format"), "parse_datetime", "use date_parse(s, '%Y-%m-%d')")
-    return exp.StrToTime(this=node.this.copy(), format=exp.Literal.string(fmt))
+    parsed = exp.StrToTime(this=node.this.copy(), format=exp.Literal.string(fmt))
+    return exp.Cast(this=parsed, to=exp.DataType.build("TIMESTAMPTZ"))  # prints `... UTC`
 
 
 # -- time zones and ISO 8601 -----------------------------------------------------------------
