@@ -7,6 +7,7 @@ import datetime as dt
 import decimal
 import html
 import math
+import struct
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -26,18 +27,29 @@ def date_text(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
 
 
-def double_text(value: float) -> str:
-    """A double as Athena (Trino, in Java) prints it: `1.5`, `100.0`, `1.0E7`, `1.0E-4`,
-    `NaN`, `Infinity`; the shortest digits that read back, as Python's repr has them."""
+def zone_text(zone: object) -> str:
+    """The zone as Trino prints it after a timestamp with time zone: its region name
+    (`Europe/Berlin`, from a `tzinfo`'s key or an Arrow type's tz), `UTC` for UTC."""
+    name = getattr(zone, "key", None) or getattr(zone, "zone", None) or str(zone)
+    return "UTC" if name in ("UTC", "+00:00", "Etc/UTC", "utc") else name
+
+
+def double_text(value: float, bits: int = 64) -> str:
+    """A double (or with bits=32 a real) as Athena (Trino, in Java) prints it: `1.5`, `100.0`,
+    `1.0E7`, `1.0E-4`, `NaN`, `Infinity`; the shortest digits that read back as the same
+    double (as Python's repr has them) or the same 32-bit float (`0.1`, not the double's
+    `0.10000000149011612`)."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     sign = "-" if math.copysign(1.0, value) < 0 else ""
     size = abs(value)
+    shortest = decimal.Decimal(_digits(size, bits))
     if size == 0 or 1e-3 <= size < 1e7:
-        return sign + f"{size!r}"
-    digits = decimal.Decimal(repr(size)).normalize().as_tuple()
+        plain = format(shortest.normalize(), "f")
+        return sign + (plain if "." in plain else plain + ".0")
+    digits = shortest.normalize().as_tuple()
     shown = "".join(map(str, digits.digits))
     exponent = len(shown) - 1 + int(digits.exponent)
     return f"{sign}{shown[0]}.{shown[1:] or '0'}E{exponent}"
@@ -47,6 +59,22 @@ def decimal_text(value: decimal.Decimal) -> str:
     """A decimal as Trino prints it: every digit of its scale, never an exponent
     (`0.0000001`, `3.50`), where str() gives `1E-7`."""
     return format(value, "f")
+
+
+def _digits(size: float, bits: int) -> str:
+    """The fewest significant digits, two at least (Java prints `d.d`, and picks the nearest
+    two: `4.9E-324`, `1.4E-45`), that read back as the same double or 32-bit float."""
+    if bits == 64:
+        text = repr(size)
+        return (
+            text if len(decimal.Decimal(text).normalize().as_tuple().digits) > 1 else f"{size:.1e}"
+        )
+    exact = struct.unpack("f", struct.pack("f", size))[0]
+    for places in range(1, 9):
+        text = f"{size:.{places}e}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == exact:
+            return text
+    return repr(size)
 
 
 def is_listlike(value: Any) -> bool:

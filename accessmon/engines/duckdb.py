@@ -39,6 +39,7 @@ from accessmon.sql.render import (
     unfit_columns,
 )
 from accessmon.sql.transpile import use_parsed_instants, with_views
+from accessmon.sql.trino_zones import with_zones
 from accessmon.sql.validate import CheckedQuery
 from accessmon.sql.views import all_views
 from accessmon.storage import cache
@@ -208,7 +209,7 @@ class DuckDBEngine:
         watchdog.start()
         try:
             only_select(con, sql)
-            table = arrow_table(con.sql(sql))
+            table = with_zones(arrow_table(con.sql(sql)), query.tree)
         except KeyboardInterrupt:
             con.interrupt()
             raise

@@ -123,29 +123,13 @@ def use_parsed_instants(tree: exp.Query, views: Collection[str]) -> dict[str, se
     return used
 
 
-def _is_date(node: exp.Expression | None) -> bool:
-    """Expressions Trino types as DATE, recognised without a full type pass: the partition
-    column, DATE literals and casts, current_date, and date arithmetic on those."""
-    if isinstance(node, exp.Column):
-        return node.name.lower() == "event_date"
-    if isinstance(node, exp.Cast | exp.TryCast):
-        return node.to.is_type(exp.DataType.Type.DATE)
-    if isinstance(node, exp.CurrentDate | exp.Date | exp.DateFromParts | exp.TsOrDsToDate):
-        return True
-    if isinstance(node, exp.Add | exp.Sub):
-        return _is_date(node.this) and isinstance(node.expression, exp.Interval)
-    if isinstance(node, exp.Paren):
-        return _is_date(node.this)
-    return False
-
-
 def _trino_date_results_to_duckdb(node: exp.Expression) -> exp.Expression:
     """On Trino, date_trunc, date_add and interval arithmetic keep a DATE a DATE; DuckDB turns
     it into a TIMESTAMP, which would print as `2024-03-01 00:00:00.000`."""
     keeps_date = (
         isinstance(node, exp.TimestampTrunc | exp.DateTrunc | exp.DateAdd | exp.DateSub)
         or (isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval))
-    ) and _is_date(node.this)
+    ) and trino_time.is_date(node.this)
     if keeps_date and not isinstance(node.parent, exp.Cast):
         return exp.Cast(this=node.copy(), to=exp.DataType.build("DATE"))
     return node

@@ -18,6 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from accessmon.errors import QueryError
+from accessmon.sql import trino_reals, trino_urls, trino_zones
 
 #: Trino function (lower case) -> what to write instead on the local engine.
 NOT_LOCAL: dict[str, str] = {
@@ -121,57 +122,29 @@ def _parse_datetime(node: exp.Expression) -> exp.Expression:
     if not isinstance(node, exp.ParseDatetime):
         return node
     fmt = _pattern(node.args.get("format"), "parse_datetime", "use date_parse(s, '%Y-%m-%d')")
-    return exp.StrToTime(this=node.this.copy(), format=exp.Literal.string(fmt))
+    parsed = exp.StrToTime(this=node.this.copy(), format=exp.Literal.string(fmt))
+    return exp.Cast(this=parsed, to=exp.DataType.build("TIMESTAMPTZ"))  # prints `... UTC`
 
 
 # -- time zones and ISO 8601 -----------------------------------------------------------------
 
 
-def _in_zone(ts: exp.Expression, zone: exp.Expression) -> exp.Expression:
-    """The wall time of instant `ts` (a UTC timestamp or timestamptz) in `zone`."""
-    instant = exp.Cast(this=ts.copy(), to=exp.DataType.build("TIMESTAMPTZ"))
-    return _call("timezone", zone.copy(), instant)
-
-
-def _at_timezone(node: exp.Expression) -> exp.Expression:
-    """at_timezone(ts, zone) and `ts AT TIME ZONE zone` show the same instant in `zone`; DuckDB's
-    AT TIME ZONE on a plain TIMESTAMP would read it as local time there instead."""
-    if _anon(node, "at_timezone") and len(node.expressions) == 2:
-        ts, zone = node.expressions
-    elif isinstance(node, exp.AtTimeZone) and node.args.get("zone") is not None:
-        ts, zone = node.this, node.args["zone"]
-    else:
-        return node
-    parent = node.parent
-    shifted = isinstance(parent, exp.Sub) and isinstance(parent.expression, exp.Interval)
-    if isinstance(parent, _INSTANT_USES) and not shifted:  # compared: the same instant
-        return exp.Cast(this=ts.copy(), to=exp.DataType.build("TIMESTAMPTZ"))
-    return _in_zone(ts, zone)
-
-
-#: Where a timestamp with time zone counts as its instant, whatever the zone.
-_INSTANT_USES = (
-    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In, exp.Sub,
-    exp.DateDiff,
-)  # fmt: skip
-
-
-def _is_date(node: exp.Expression) -> bool:
-    """Trino's DATE, as transpile.py's check sees it: the partition column, DATE literals and
-    casts, current_date, and interval arithmetic, date_add or date_trunc on those."""
+def is_date(node: exp.Expression | None) -> bool:
+    """Expressions Trino types as DATE, recognised without a full type pass: the partition
+    column, DATE literals and casts, current_date, and interval arithmetic, date_add or
+    date_trunc on those (on Trino they keep a DATE a DATE)."""
     if isinstance(node, exp.Column):
         return node.name.lower() == "event_date"
     if isinstance(node, exp.Cast | exp.TryCast):
         return node.to.is_type(exp.DataType.Type.DATE)
     if isinstance(node, exp.CurrentDate | exp.Date | exp.DateFromParts | exp.TsOrDsToDate):
         return True
-    if isinstance(node, exp.Add | exp.Sub | exp.DateAdd | exp.DateTrunc | exp.TimestampTrunc):
-        interval = not isinstance(node, exp.Add | exp.Sub) or isinstance(
-            node.expression, exp.Interval
-        )
-        return interval and _is_date(node.this)
+    if isinstance(node, exp.Add | exp.Sub):
+        return isinstance(node.expression, exp.Interval) and is_date(node.this)
+    if isinstance(node, exp.DateAdd | exp.DateSub | exp.DateTrunc | exp.TimestampTrunc):
+        return is_date(node.this)
     if isinstance(node, exp.Paren):
-        return _is_date(node.this)
+        return is_date(node.this)
     return False
 
 
@@ -181,14 +154,15 @@ _UTC_INSTANTS = (exp.FromISO8601Timestamp, exp.UnixToTime, exp.CurrentTimestamp,
 def _kind(node: exp.Expression) -> str | None:
     """'date', 'timestamp' (Trino's zone-less timestamp(3)) or 'utc' (with time zone UTC), as
     far as it is known without a type pass."""
-    if _is_date(node):
+    if is_date(node):
         return "date"
     if isinstance(node, exp.Paren):
         return _kind(node.this)
     if isinstance(node, exp.Column) and node.name.lower() == "event_time":
         return "timestamp"
     if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.TIMESTAMP):
-        return "timestamp"
+        precision = [p.this.this for p in node.to.expressions]  # TIMESTAMP '12:12:03' is (0)
+        return "timestamp" if precision in ([], [3], ["3"]) else None
     if isinstance(node, exp.StrToTime | exp.TimestampTrunc | exp.DateTrunc | exp.DateAdd):
         return _kind(node.this) if not isinstance(node, exp.StrToTime) else "timestamp"
     if isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval):
@@ -206,6 +180,8 @@ def _to_iso8601(node: exp.Expression) -> exp.Expression:
     if not _anon(node, "to_iso8601") or len(node.expressions) != 1:
         return node
     (value,) = node.expressions
+    if (zoned := trino_zones.iso8601(value)) is not None:
+        return zoned
     kind = _kind(value)
     if kind is None:
         raise refuse(
@@ -233,17 +209,38 @@ def _extract_dow(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _millisecond(node: exp.Expression) -> exp.Expression:
+    """millisecond(ts) is the second's milliseconds on Trino, DuckDB's counts the seconds too."""
+    if not _anon(node, "millisecond") or len(node.expressions) != 1:
+        return node
+    if (fresh := _fresh(node, exp.Anonymous)) is None:
+        return node
+    return exp.Paren(this=exp.Mod(this=fresh, expression=exp.Literal.number(1000)))
+
+
 # -- strings and regular expressions ---------------------------------------------------------
+
+
+def _fresh(node: exp.Expression, kind: type[exp.Expression]) -> exp.Expression | None:
+    """A copy of `node`, marked so it is not rewritten again, if it is a `kind` no rewrite
+    here made; else None."""
+    if not isinstance(node, kind) or node.meta.get("trino_time"):
+        return None
+    node = node.copy()
+    node.meta["trino_time"] = True
+    return node
+
+
+def _when(condition: exp.Expression, value: exp.Expression) -> exp.Expression:
+    """CASE WHEN condition THEN value END: NULL where Trino gives NULL."""
+    return exp.Case(ifs=[exp.If(this=condition, true=value)])
 
 
 def _regexp_extract(node: exp.Expression) -> exp.Expression:
     """No match is NULL on Trino and '' on DuckDB."""
-    if not isinstance(node, exp.RegexpExtract) or node.meta.get("trino_time"):
+    if (fresh := _fresh(node, exp.RegexpExtract)) is None:
         return node
-    node = node.copy()
-    node.meta["trino_time"] = True
-    matches = exp.RegexpLike(this=node.this.copy(), expression=node.expression.copy())
-    return exp.Case(ifs=[exp.If(this=matches, true=node)])
+    return _when(exp.RegexpLike(this=node.this.copy(), expression=node.expression.copy()), fresh)
 
 
 def _java_replacement(text: str) -> str:
@@ -331,59 +328,17 @@ def _renamed(node: exp.Expression) -> exp.Expression:
     return node
 
 
-def _url(node: exp.Expression) -> exp.Expression:
-    """url_extract_* by RFC 3986's own regular expression; url_encode/decode with `+`."""
-    if (
-        not isinstance(node, exp.Anonymous)
-        or len(node.expressions) != 1
-        or node.meta.get("trino_time")
-    ):
-        return node
-    name, url = node.name.lower(), node.expressions[0].sql("duckdb")
-    scheme = "^([A-Za-z][A-Za-z0-9+.-]*):"
-    authority = "^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^:/?#]*)(?::([0-9]+))?"
-    host = f"regexp_extract({url}, '{authority}', 1)"
-    server = f"regexp_full_match({host}, '[A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]*\\]')"
-    sql = {
-        "url_extract_protocol": f"regexp_extract({url}, '{scheme}', 1)",
-        # java.net.URI, under Trino, keeps no host (and no port) when the host is not a
-        # server name: `cluster_name-29` (an underscore) gives '' and NULL on Trino.
-        "url_extract_host": f"CASE WHEN {server} THEN {host} ELSE '' END",
-        "url_extract_port": f"CASE WHEN {server} THEN TRY_CAST(NULLIF("
-        f"regexp_extract({url}, '{authority}', 2), '') AS BIGINT) END",
-        "url_extract_path": (
-            f"regexp_extract({url}, '^(?:[A-Za-z][A-Za-z0-9+.-]*:)?(?://[^/?#]*)?([^?#]*)', 1)"
-        ),
-        "url_encode": f"replace(replace(replace(url_encode({url}), '%20', '+'), '~', '%7E'), '%2A', '*')",
-        "url_decode": f"url_decode(replace({url}, '+', ' '))",
-    }.get(name)
-    if sql is None:
-        return node
-    out = _duck(sql)
-    for inner in out.find_all(exp.Anonymous):
-        inner.meta["trino_time"] = True
-    for inner in out.find_all(exp.RegexpExtract, exp.RegexpReplace):
-        inner.meta["trino_time"] = True
-    if name in ("url_extract_protocol", "url_extract_host", "url_extract_path"):
-        matches = exp.RegexpLike(this=node.expressions[0].copy(), expression=exp.Literal.string(
-            scheme if name != "url_extract_path" else "^"))  # fmt: skip
-        return exp.Case(ifs=[exp.If(this=matches, true=out)])
-    return out
-
-
 # -- JSON --------------------------------------------------------------------------------------
 
 
 def _json_extract_scalar(node: exp.Expression) -> exp.Expression:
     """json_extract_scalar of an object or array is NULL on Trino; DuckDB's ->> gives its text."""
-    if not isinstance(node, exp.JSONExtractScalar) or node.meta.get("trino_time"):
+    if (fresh := _fresh(node, exp.JSONExtractScalar)) is None:
         return node
-    node = node.copy()
-    node.meta["trino_time"] = True
     kind = _call("json_type", node.this.copy(), node.expression.copy())
     scalar = exp.Not(this=exp.In(this=kind, expressions=[
         exp.Literal.string("OBJECT"), exp.Literal.string("ARRAY")]))  # fmt: skip
-    return exp.Case(ifs=[exp.If(this=scalar, true=node)])
+    return _when(scalar, fresh)
 
 
 _JSON_OBJECT_GUARD = (
@@ -467,15 +422,17 @@ _STEPS: list[Transform] = [
     _parse_datetime,
     _to_iso8601,
     _timestamp_text,
-    _at_timezone,
+    trino_zones.at_timezone,
     _extract_dow,
+    _millisecond,
+    trino_reals.reals,
     _regexp_extract,
     _regexp_replace,
     _split_part,
     _strpos,
     _format,
     _renamed,
-    _url,
+    trino_urls.url,
     _json_cast_text,
     _json_extract_scalar,
     _json_format,

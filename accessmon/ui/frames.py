@@ -26,6 +26,7 @@ from accessmon.text import (
     human_bytes,
     is_listlike,
     millis_text,
+    zone_text,
 )
 
 if TYPE_CHECKING:
@@ -46,13 +47,13 @@ def athena_text(value: Any, typ: pa.DataType, nested: bool = False) -> str:
         return "NULL" if nested else ""
     if pa.types.is_timestamp(typ):
         text = millis_text(value)
-        return text + " UTC" if typ.tz else text
+        return f"{text} {zone_text(typ.tz)}" if typ.tz else text
     if pa.types.is_date(typ):
         return date_text(value)
     if pa.types.is_boolean(typ):
         return "true" if value else "false"
     if pa.types.is_floating(typ):
-        return double_text(float(value))
+        return double_text(float(value), typ.bit_width)
     if pa.types.is_decimal(typ):
         return decimal_text(value)
     if pa.types.is_map(typ):
@@ -104,6 +105,8 @@ def grid_frame(frame: pd.DataFrame, limit: int = GRID_ROWS) -> pd.DataFrame:
         values = head[column]
         if pd.api.types.is_datetime64_any_dtype(values):
             out[column] = values.map(time_text)
+        elif values.dtype == "float32":  # a real: its own shortest digits, 0.1 as on Trino
+            out[column] = values.map(lambda v: float(double_text(float(v), 32)))
         elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
             out[column] = values.map(
                 lambda v: time_text(v) if isinstance(v, dt.datetime) else cell_text(v)
@@ -117,7 +120,7 @@ def time_text(moment: Any) -> str:
     """`2024-03-20 12:12:03.374 UTC`: a time with its zone; naive times are UTC in the store."""
     if moment is None or type(moment).__name__ == "NaTType":
         return ""
-    zone = moment.tzname() if moment.tzinfo is not None else "UTC"
+    zone = zone_text(moment.tzinfo) if moment.tzinfo is not None else "UTC"
     return f"{millis_text(moment)} {zone}"
 
 

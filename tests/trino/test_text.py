@@ -48,6 +48,15 @@ CASES = {
     " FROM cert_create WHERE uid = 'cert_create-full')",
     "date": "(SELECT max(event_date) FROM session_start)",
     "date_year_1": "DATE '0001-01-01'",
+    # timestamps with a time zone carry its name (at_timezone, AT TIME ZONE)
+    "at_timezone": "at_timezone(TIMESTAMP '2024-03-20 12:12:03.374', 'Europe/Berlin')",
+    "at_time_zone": "TIMESTAMP '2024-07-20 12:12:03.374' AT TIME ZONE 'America/New_York'",
+    "at_timezone_utc": "at_timezone(TIMESTAMP '2024-03-20 12:12:03.374', 'Etc/UTC')",
+    "at_timezone_max": "max(at_timezone(TIMESTAMP '2024-03-20 23:12:03.374', 'Asia/Tokyo'))",
+    "at_timezone_text": "CAST(at_timezone(TIMESTAMP '2024-03-20 12:12:03.374', 'Asia/Kolkata')"
+    " AS varchar)",
+    "at_timezone_iso": "to_iso8601(at_timezone(from_iso8601_timestamp('2024-03-20T12:12:03.374Z'),"
+    " 'America/St_Johns'))",
     # booleans
     "true": "true",
     "false": "(SELECT bool_and(success) FROM user_login)",
@@ -65,6 +74,16 @@ CASES = {
     "decimal_div": "7.0 / 2",
     "decimal_scale": "round(2.35, 1)",
     "decimal_small": "0.0000001",
+    # reals: a 32-bit float's shortest digits
+    "real": "CAST(0.1 AS real)",
+    "real_sum": "CAST(0.1 AS real) + CAST(0.2 AS real)",
+    "real_big": "CAST(1e7 AS real)",
+    "real_small": "CAST(1e-4 AS real)",
+    "real_third": "CAST(1 AS real) / 3",
+    "real_array": "ARRAY[CAST(0.1 AS real), NULL]",
+    "real_avg": "(SELECT avg(CAST(response_code AS real) / 7) FROM kube_request)",
+    # a bracketed IPv6 host
+    "url_ipv6": "url_extract_host('https://[::1]:3080/x')",
     # integers, text, NULL
     "bigint": "(SELECT max(cgroup_id) FROM session_command)",
     "count": "(SELECT count(*) FROM user_login)",
@@ -112,6 +131,8 @@ def test_query_exec_prints_each_value_as_athena_returns_it(
     # the cases the issue names, spelled out
     assert theirs["year_1"] == "0001-01-01 00:00:00.000 UTC"
     assert mine["map"] == "{T1000I=6, T2000I=3}"
+    assert mine["at_timezone"] == "2024-03-20 13:12:03.374 Europe/Berlin"
+    assert mine["real"] == "0.1" and mine["url_ipv6"] == "[::1]"
 
 
 @pytest.fixture(scope="module", autouse=True)
