@@ -23,6 +23,7 @@ from accessmon.sql.render import quote_ident
 from accessmon.sql.transpile import trino_sql
 from accessmon.sql.validate import CheckedQuery
 from accessmon.sql.views import all_views
+from accessmon.text import zone_text
 from accessmon.window import Window
 
 #: The table's own columns the views read, besides the JSON in event_data.
@@ -389,10 +390,22 @@ def _value(value: Any, typ: pa.DataType) -> Any:
     return value
 
 
+def _in_zone(typ: pa.DataType, values: list[Any]) -> pa.DataType:
+    """A timestamp with time zone column in the zone its values carry (`at_timezone(ts,
+    'Europe/Berlin')`), so it prints with the zone's name as Trino's CLI prints it; UTC when
+    its values' zones differ (one Arrow column has one zone) or it has none."""
+    if not (pa.types.is_timestamp(typ) and typ.tz):
+        return typ
+    zones = {zone_text(v.tzinfo) for v in values if v is not None and v.tzinfo is not None}
+    return pa.timestamp(typ.unit, tz=zones.pop()) if len(zones) == 1 else typ
+
+
 def arrow_table(description: list[Any], rows: list[list[Any]]) -> pa.Table:
     """The client's rows as an Arrow table typed from Trino's column types."""
     names = [d[0] for d in description]
-    types = [arrow_type(d[1]) for d in description]
+    types = [
+        _in_zone(arrow_type(d[1]), [row[i] for row in rows]) for i, d in enumerate(description)
+    ]
     columns = [
         pa.array([_value(row[i], typ) for row in rows], type=typ) for i, typ in enumerate(types)
     ]

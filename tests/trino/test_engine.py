@@ -3,7 +3,9 @@ of tests/trino, through Session, the CLI and the report notebook."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -21,6 +23,7 @@ from accessmon.config import load_config
 from accessmon.errors import ConfigError, EngineError
 from accessmon.reports.notebook import notebook_path
 from accessmon.session import Session
+from accessmon.ui.frames import athena_text
 from accessmon.window import Window
 from tests.conftest import REPO
 from tests.trino import server
@@ -141,6 +144,25 @@ def test_stats_show_trinos_query_id_bytes_and_time(project, trino_query):
     audited = json.loads((project / "data" / "accessmon-audit.jsonl").read_text().splitlines()[-1])
     assert audited["query_execution_id"] == stats["query_id"]
     assert audited["data_scanned_in_bytes"] == stats["physical_input_bytes"]
+
+
+def test_a_time_in_a_zone_prints_its_zones_name_as_on_duckdb(project, duckdb_session):
+    """`at_timezone` keeps the zone's name on engine trino too, as the local engine and
+    Trino's own CLI print it."""
+    sql = (
+        "SELECT uid, at_timezone(event_time, 'Europe/Berlin') AS berlin, "
+        "at_timezone(event_time, 'UTC') AS utc FROM session_start ORDER BY uid LIMIT 3"
+    )
+    out = cli(["query", "exec", *DATES, "--format", "csv", sql], project)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert rows and all(r["berlin"].endswith(" Europe/Berlin") for r in rows), rows
+    assert all(r["utc"].endswith(" UTC") for r in rows), rows
+    local = duckdb_session.run(sql, WINDOW)
+    assert [r["berlin"] for r in rows] == [
+        athena_text(v, local.table.schema.field("berlin").type)
+        for v in local.table.column("berlin").to_pylist()
+    ]
 
 
 def test_privileged_access_report_runs_from_the_cli_and_its_notebook(project):
