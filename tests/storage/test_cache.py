@@ -100,7 +100,7 @@ def _rows(session: Session, view: str) -> list[str]:
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(batch=events(), synced=st.sets(st.sampled_from(DAYS)))
 def test_cache_and_json_give_identical_rows_for_every_view(tmp_path_factory, batch, synced):
@@ -110,14 +110,17 @@ def test_cache_and_json_give_identical_rows_for_every_view(tmp_path_factory, bat
     summary = ingest([write_jsonl(store.parent / "in.jsonl", batch)], store)
     assert cache.status(store)["not_cached"] == 0 and summary.cached_files > 0
     cached, parsed = _session(store, True), _session(store, False)
-    expected = {view: _rows(parsed, view) for view in VIEWS}
-    for view in VIEWS:
+    # the views the batch has events of, and one it has none of (its empty answer)
+    present = {name for name, v in VIEWS.items() if any(e["event"] == v.event_type for e in batch)}
+    views = sorted(present) + sorted(set(VIEWS) - present)[:1]
+    expected = {view: _rows(parsed, view) for view in views}
+    for view in views:
         assert _rows(cached, view) == expected[view], view
     for day in synced:
         for source in store_mod.partition_files(store, day):
             os.utime(source, ns=(source.stat().st_atime_ns, source.stat().st_mtime_ns + 1_000_000))
     partly = _session(store, True)
-    for view in VIEWS:
+    for view in views:
         assert _rows(partly, view) == expected[view], view
 
 
