@@ -18,6 +18,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from accessmon.errors import QueryError
 from accessmon.sql.validate import DIALECT, _schema
 
 #: (precision, scale) of a decimal, as Trino types it.
@@ -325,12 +326,37 @@ def trino_numbers_to_duckdb(node: exp.Expression) -> exp.Expression:
     present = {type(n) for n in node.walk()}  # one walk: a long IN list is thousands of nodes
     decimals = present & {exp.Literal, exp.Cast, exp.TryCast} and has_decimal(node)
     kinds = _KINDS + _DECIMAL_KINDS if decimals else _KINDS
+    if _text_casts(node):
+        kinds += (exp.Cast, exp.TryCast)
     if not present.intersection(kinds):
         return node
-    for original, twin in typed_twins(node, kinds) or []:
+    twins = typed_twins(node, kinds) or []
+    for original, twin in twins:
+        _refuse_double_text(original, twin)
+    for original, twin in twins:
         if not _integer_to_duckdb(original, twin):
             _decimal_to_duckdb(original, twin)
     return node
+
+
+def _text_casts(node: exp.Expression) -> bool:
+    return any(c.to.is_type(*exp.DataType.TEXT_TYPES) for c in node.find_all(exp.Cast, exp.TryCast))
+
+
+def _refuse_double_text(original: exp.Expression, twin: exp.Expression) -> None:
+    """Trino writes a double cast to varchar in Java's scientific form (`2.5E0`, `1.0E7`),
+    DuckDB as `2.5`: refused, where the double printed itself matches (accessmon.text)."""
+    if (
+        isinstance(original, exp.Cast | exp.TryCast)
+        and original.to.is_type(*exp.DataType.TEXT_TYPES)
+        and _is_double(twin.this)
+        and not twin.this.type.is_type(exp.DataType.Type.FLOAT)  # reals: trino_reals says so
+        and decimal_type(twin.this) is None
+    ):
+        raise QueryError(
+            "cast of a double to varchar is not available on the local engine (Trino writes "
+            "2.5E0); select the double itself, which prints as on Trino, or --engine athena"
+        )
 
 
 #: Applied before trino_time's rewrites, so the type pass sees Trino's own functions

@@ -183,6 +183,10 @@ REFUSALS = {
         "avg of a decimal in a window is not available on the local engine (line 2, column 3); "
         "use avg(CAST(x AS double)) OVER (...), or --engine athena"
     ),
+    "SELECT CAST(avg(ei) AS varchar) FROM session_start": (
+        "cast of a double to varchar is not available on the local engine (Trino writes "
+        "2.5E0); select the double itself, which prints as on Trino, or --engine athena"
+    ),
     "SELECT array_sort(ARRAY[1, 2], (a, b) -> 0)": (
         "array_sort with a comparator is not available on the local engine (line 1, column 8); "
         "use array_sort(x) or reverse(array_sort(x)), or --engine athena"

@@ -279,6 +279,8 @@ def _cases() -> list[Case]:
             "SELECT max_by(uid, event_time), min_by(login, event_time) FROM session_start",
         ),
         c("max_by_n", "SELECT max_by(uid, event_time, 2) FROM session_start"),
+        c("double_as_varchar", "SELECT CAST(avg(ei) AS varchar) FROM session_start"),
+        c("decimal_product_as_varchar", "SELECT CAST(ei * 1.5 AS varchar) FROM session_start"),
         c("bool_and", "SELECT user, bool_and(success) FROM user_login GROUP BY user"),
         c("bool_or", "SELECT user, bool_or(NOT success) FROM user_login GROUP BY user"),
         c("every", "SELECT every(with_mfa IS NOT NULL) FROM session_command"),
