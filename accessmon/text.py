@@ -27,11 +27,18 @@ def date_text(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
 
 
+#: Zones Trino shows as `UTC` (checked on Trino 476).
+UTC_ALIASES = frozenset({
+    "UTC", "Etc/UTC", "GMT", "Z", "UCT", "Zulu", "Etc/GMT", "Universal", "Greenwich", "UT",
+    "GMT0", "Etc/UCT", "Etc/Universal", "Etc/GMT0", "Etc/GMT+0", "GMT+0",
+})  # fmt: skip
+
+
 def zone_text(zone: object) -> str:
     """The zone as Trino prints it after a timestamp with time zone: its region name
     (`Europe/Berlin`, from a `tzinfo`'s key or an Arrow type's tz), `UTC` for UTC."""
     name = getattr(zone, "key", None) or getattr(zone, "zone", None) or str(zone)
-    return "UTC" if name in ("UTC", "+00:00", "Etc/UTC", "utc") else name
+    return "UTC" if name in UTC_ALIASES or name in ("+00:00", "utc") else name
 
 
 def double_text(value: float, bits: int = 64) -> str:

@@ -2,7 +2,8 @@
 
 The traces are plain dicts, one per color group, as plotly express would build them, put in
 a Figure without plotly's per-property validation: express, or validated graph objects, cost
-about a second a figure of forty users (most of a report's rendering time); this, a tenth."""
+about a second a figure of forty users (most of a report's rendering time); this, about a
+twentieth (`make bench --only charts`)."""
 
 from __future__ import annotations
 

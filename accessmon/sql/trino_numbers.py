@@ -326,7 +326,7 @@ def trino_numbers_to_duckdb(node: exp.Expression) -> exp.Expression:
     present = {type(n) for n in node.walk()}  # one walk: a long IN list is thousands of nodes
     decimals = present & {exp.Literal, exp.Cast, exp.TryCast} and has_decimal(node)
     kinds = _KINDS + _DECIMAL_KINDS if decimals else _KINDS
-    if _text_casts(node):
+    if present & {exp.Cast, exp.TryCast} and _text_casts(node):
         kinds += (exp.Cast, exp.TryCast)
     if not present.intersection(kinds):
         return node

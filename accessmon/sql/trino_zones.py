@@ -27,12 +27,7 @@ import sqlglot
 from sqlglot import exp
 
 from accessmon.errors import QueryError
-
-#: Zones Trino shows as `UTC` (checked on Trino 476).
-UTC_ALIASES = frozenset({
-    "UTC", "Etc/UTC", "GMT", "Z", "UCT", "Zulu", "Etc/GMT", "Universal", "Greenwich", "UT",
-    "GMT0", "Etc/UCT", "Etc/Universal", "Etc/GMT0", "Etc/GMT+0", "GMT+0",
-})  # fmt: skip
+from accessmon.text import UTC_ALIASES
 
 _ALTERNATIVE = (
     "select at_timezone(ts, 'Europe/Berlin') as a column of the outer SELECT, or read it "
